@@ -1,0 +1,402 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The onprem.wandb lab: podman containers that behave like hosts.
+
+Hosts, their images, addresses and networks come from an Ansible inventory
+(inventories/lab by default, or a Molecule scenario's inventory), so the lab,
+the main job and the tests share one description.
+
+  lab.py images            build (or reuse) the base images
+  lab.py mirror            build (or reuse) the mirror content
+  lab.py up                images + mirror + networks + hosts, idempotent
+  lab.py status            what runs, what is missing; exit 1 when not all up
+  lab.py down              remove the hosts and networks (caches are kept)
+
+Every expensive product is cached under $WANDB_LAB_CACHE (default
+/var/cache/onprem-wandb), keyed by a hash of its recipe, so a second `up`
+takes seconds and a changed recipe rebuilds only what changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("WANDB_LAB_CACHE", "/var/cache/onprem-wandb"))
+LABEL = "io.onprem-wandb.lab"
+DEBIAN_MIRROR = os.environ.get("WANDB_LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+ULIMITS = ["--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096"]
+
+# Base images: what every lab host starts from. python3-apt lets Ansible's apt
+# module run without bootstrapping; iproute2 serves socket checks in tests.
+BASE_PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "iproute2",
+    "ca-certificates", "gpg", "procps", "curl", "netbase",
+]
+IMAGES = {
+    "bookworm": {"suite": "bookworm", "packages": BASE_PACKAGES},
+    "sid": {"suite": "sid", "packages": BASE_PACKAGES},
+    "mirror": {"suite": "bookworm", "packages": BASE_PACKAGES + ["nginx-light"]},
+}
+RECIPE_VERSION = "1"
+
+
+def log(msg: str) -> None:
+    print(f"lab: {msg}", flush=True)
+
+
+def run(cmd: list[str], check: bool = True, capture: bool = False, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=check, text=True,
+                          stdout=subprocess.PIPE if capture else None,
+                          stderr=subprocess.PIPE if capture else None, **kw)
+
+
+def podman(*args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
+    return run(["podman", *args], check=check, capture=capture)
+
+
+def recipe_key(obj) -> str:
+    data = json.dumps(obj, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------- inventory
+def load_inventory(inventory: str) -> dict:
+    """Return {host: vars} for every inventory host that has a lab_image."""
+    ansible_inventory = str(Path(sys.executable).parent / "ansible-inventory")
+    out = run([ansible_inventory, "-i", inventory, "--list"], capture=True).stdout
+    data = json.loads(out)
+    hostvars = data.get("_meta", {}).get("hostvars", {})
+    groups: dict[str, list[str]] = {}
+
+    def walk(group: str) -> list[str]:
+        node = data.get(group, {})
+        hosts = list(node.get("hosts", []))
+        for child in node.get("children", []):
+            hosts += walk(child)
+        return hosts
+
+    for host in walk("all"):
+        groups.setdefault(host, [])
+    hosts = {}
+    for host in sorted(groups):
+        hv = hostvars.get(host, {})
+        if "lab_image" not in hv:
+            continue
+        hosts[host] = hv
+    if not hosts:
+        sys.exit(f"lab: inventory {inventory} defines no host with lab_image")
+    return hosts
+
+
+def lab_settings(hosts: dict) -> dict:
+    first = next(iter(hosts.values()))
+    return {
+        "name": first.get("lab_name", "wandb-lab"),
+        "network": first.get("lab_network", "wandb-lab"),
+        "subnet": first.get("lab_subnet", "10.89.40.0/24"),
+        "extra_hosts": first.get("lab_extra_hosts", {}),
+    }
+
+
+# ---------------------------------------------------------------- images
+def image_ref(name: str) -> str:
+    spec = IMAGES[name]
+    return f"localhost/onprem-wandb-lab/{name}:{recipe_key([RECIPE_VERSION, spec])}"
+
+
+def image_exists(ref: str) -> bool:
+    return podman("image", "exists", ref, check=False).returncode == 0
+
+
+def build_image(name: str) -> str:
+    ref = image_ref(name)
+    if image_exists(ref):
+        return ref
+    spec = IMAGES[name]
+    tarball = CACHE / "images" / f"{name}-{ref.rsplit(':', 1)[1]}.tar"
+    if not tarball.exists():
+        log(f"building image {ref} with debootstrap ({spec['suite']})")
+        tarball.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            rootfs = Path(tmp) / "rootfs"
+            run(["debootstrap", "--variant=minbase", "--include=" + ",".join(spec["packages"]),
+                 spec["suite"], str(rootfs), DEBIAN_MIRROR],
+                capture=True)
+            # Sid's Release file in the frozen archive is past Valid-Until.
+            (rootfs / "etc/apt/apt.conf.d/99lab").write_text(
+                'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\n')
+            (rootfs / "etc/hostname").write_text("localhost\n")
+            # A lab host must never fetch from the internet behind our back:
+            # its only sources are the ones the roles configure (the mirror).
+            (rootfs / "etc/apt/sources.list").write_text("")
+            for unit in ("systemd-timesyncd.service", "getty@tty1.service"):
+                link = rootfs / "etc/systemd/system" / unit
+                if not link.exists():
+                    link.parent.mkdir(parents=True, exist_ok=True)
+                    link.symlink_to("/dev/null")
+            shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
+            (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+            for deb in (rootfs / "var/cache/apt/archives").glob("*.deb"):
+                deb.unlink()
+            part = tarball.with_suffix(".part")
+            run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(part), "."])
+            part.rename(tarball)
+    log(f"importing {tarball.name}")
+    podman("import", "--change", "CMD=/sbin/init", str(tarball), ref)
+    return ref
+
+
+# ---------------------------------------------------------------- mirror
+def load_mirror_manifest() -> dict:
+    import yaml  # PyYAML comes with ansible-core in the project's venv
+
+    with open(ROOT / "lab" / "mirror.yml") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def build_mirror() -> Path:
+    """Fill CACHE/mirror: signed apt repositories and a files area."""
+    manifest = load_mirror_manifest()
+    mirror = CACHE / "mirror"
+    (mirror / "files").mkdir(parents=True, exist_ok=True)
+    keyring = CACHE / "gnupg"
+    ensure_signing_key(keyring, mirror)
+    for suite, packages in sorted((manifest.get("apt") or {}).items()):
+        build_apt_suite(mirror, keyring, suite, sorted(packages))
+    for item in manifest.get("files") or []:
+        build_file(mirror, item)
+    return mirror
+
+
+def gpg(keyring: Path, *args: str, capture: bool = True) -> subprocess.CompletedProcess:
+    return run(["gpg", "--homedir", str(keyring), "--batch", "--yes", *args], capture=capture)
+
+
+def ensure_signing_key(keyring: Path, mirror: Path) -> None:
+    pub = mirror / "keys" / "mirror.asc"
+    if not (keyring / "ready").exists():
+        shutil.rmtree(keyring, ignore_errors=True)
+        keyring.mkdir(mode=0o700, parents=True)
+        log("creating the lab mirror's signing key")
+        gpg(keyring, "--passphrase", "", "--quick-gen-key",
+            "onprem.wandb lab mirror <mirror@wandb-lab.internal>", "ed25519", "sign", "never")
+        (keyring / "ready").write_text("")
+    pub.parent.mkdir(parents=True, exist_ok=True)
+    exported = gpg(keyring, "--armor", "--export").stdout
+    if not pub.exists() or pub.read_text() != exported:
+        pub.write_text(exported)
+
+
+def build_apt_suite(mirror: Path, keyring: Path, suite: str, packages: list[str]) -> None:
+    repo = mirror / "apt" / suite
+    key = recipe_key([RECIPE_VERSION, suite, packages, image_ref(suite)])
+    stamp = repo / ".recipe"
+    if stamp.exists() and stamp.read_text() == key:
+        return
+    log(f"downloading {len(packages)} packages with dependencies for apt suite {suite}")
+    pool = repo / "pool"
+    shutil.rmtree(repo, ignore_errors=True)
+    pool.mkdir(parents=True)
+    image = build_image(suite)
+    # Resolve against the base image itself, so the suite holds exactly what a
+    # lab host lacks; the default podman network reaches the Debian archive.
+    script = (
+        f"echo 'deb {DEBIAN_MIRROR} {suite} main' > /etc/apt/sources.list && "
+        "apt-get update -qq && "
+        "apt-get install -y -qq --download-only -o Dir::Cache::archives=/pool "
+        + " ".join(packages)
+    )
+    podman("run", "--rm", "--runtime", "runc", *ULIMITS, "-v", f"{pool}:/pool:Z",
+           image, "sh", "-c", script, capture=False)
+    shutil.rmtree(pool / "partial", ignore_errors=True)
+    (pool / "lock").unlink(missing_ok=True)
+    index_apt_suite(repo, keyring, suite)
+    stamp.write_text(key)
+
+
+def index_apt_suite(repo: Path, keyring: Path, suite: str) -> None:
+    packages = run(["dpkg-scanpackages", "--multiversion", "pool", "/dev/null"],
+                   capture=True, cwd=repo).stdout
+    (repo / "Packages").write_text(packages)
+    with gzip.open(repo / "Packages.gz", "wt") as fh:
+        fh.write(packages)
+    lines = [f"Origin: onprem-wandb-lab", f"Label: onprem-wandb-lab {suite}", f"Suite: {suite}",
+             f"Codename: {suite}", "Architectures: amd64 all",
+             "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()), "SHA256:"]
+    for name in ("Packages", "Packages.gz"):
+        data = (repo / name).read_bytes()
+        lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}")
+    (repo / "Release").write_text("\n".join(lines) + "\n")
+    gpg(keyring, "--clearsign", "-o", str(repo / "InRelease"), str(repo / "Release"))
+
+
+def build_file(mirror: Path, item: dict) -> None:
+    """A binary built from Go sources: go install MODULE@VERSION, kept by version."""
+    dest = mirror / "files" / item["dest"]
+    if dest.exists():
+        return
+    gobin = CACHE / "go" / f"{item['name']}-{item['version']}"
+    binary = gobin / item["binary"]
+    if not binary.exists():
+        log(f"building {item['module']}@{item['version']} with Go (cached by version)")
+        env = dict(os.environ, GOBIN=str(gobin), CGO_ENABLED="0",
+                   GOFLAGS="-trimpath", GOMODCACHE=str(CACHE / "go" / "modcache"))
+        for k, v in item.get("env", {}).items():
+            env[k] = v
+        run(["go", "install", *item.get("build_flags", []), f"{item['module']}@{item['version']}"], env=env)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(binary, dest)
+    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
+    (dest.parent / (dest.name + ".sha256")).write_text(f"{digest}  {dest.name}\n")
+
+
+# ---------------------------------------------------------------- hosts
+def container_state(name: str) -> str | None:
+    res = podman("container", "inspect", "--format", "{{.State.Status}}", name, check=False)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def ensure_network(settings: dict) -> None:
+    net = settings["network"]
+    if podman("network", "exists", net, check=False).returncode == 0:
+        return
+    log(f"creating internal network {net} ({settings['subnet']}): no route out, a true air gap")
+    podman("network", "create", "--internal", "--subnet", settings["subnet"],
+           "--label", f"{LABEL}={settings['name']}", net)
+
+
+def run_args(host: str, hv: dict, settings: dict, mirror: Path, image: str) -> list[str]:
+    name = hv.get("ansible_host", host)
+    args = ["run", "-d", "--name", name, "--hostname", hv.get("lab_hostname", host),
+            "--network", settings["network"], "--runtime", "runc", *ULIMITS,
+            "--label", f"{LABEL}={settings['name']}", "--cap-add", "SYS_ADMIN,NET_ADMIN,NET_RAW,SYS_NICE,IPC_LOCK"]
+    if hv.get("lab_ip"):
+        args += ["--ip", hv["lab_ip"]]
+    for alias in hv.get("lab_aliases", []):
+        args += ["--network-alias", alias]
+    for hname, ip in sorted(settings["extra_hosts"].items()):
+        args += ["--add-host", f"{hname}:{ip}"]
+    if hv.get("lab_serves_mirror"):
+        args += ["-v", f"{mirror}:/srv/mirror:ro,Z"]
+    if hv["lab_image"] == "sid":
+        # systemd >= 256 needs cgroup v2: give it the host's unified hierarchy.
+        args += ["--systemd", "false", "-e", "container=podman",
+                 "-v", "/sys/fs/cgroup/unified:/sys/fs/cgroup:rw",
+                 "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+                 "--stop-signal", "SIGRTMIN+3"]
+    else:
+        args += ["--systemd", "always"]
+    return args + [image, "/sbin/init"]
+
+
+def wait_booted(name: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        res = podman("exec", name, "systemctl", "is-system-running", check=False)
+        if res.stdout.strip() in ("running", "degraded"):
+            return
+        time.sleep(0.5)
+    sys.exit(f"lab: {name} did not finish booting in {timeout:.0f}s")
+
+
+MIRROR_NGINX = """server {
+    listen 80 default_server;
+    root /srv/mirror;
+    autoindex on;
+    location / { try_files $uri $uri/ =404; }
+}
+"""
+
+
+def configure_mirror_host(name: str) -> None:
+    conf = "/etc/nginx/sites-enabled/default"
+    current = podman("exec", name, "cat", conf, check=False).stdout
+    if current != MIRROR_NGINX:
+        with tempfile.NamedTemporaryFile("w", delete=False) as fh:
+            fh.write(MIRROR_NGINX)
+        podman("cp", fh.name, f"{name}:{conf}")
+        os.unlink(fh.name)
+        podman("exec", name, "systemctl", "restart", "nginx")
+
+
+def up(args) -> int:
+    hosts = load_inventory(args.inventory)
+    settings = lab_settings(hosts)
+    for image in sorted({hv["lab_image"] for hv in hosts.values()}):
+        build_image(image)
+    mirror = build_mirror()
+    ensure_network(settings)
+    for host, hv in hosts.items():
+        name = hv.get("ansible_host", host)
+        state = container_state(name)
+        if state == "running":
+            continue
+        if state is not None:
+            podman("start", name)
+        else:
+            log(f"starting {name} ({hv['lab_image']}{', ' + hv['lab_ip'] if hv.get('lab_ip') else ''})")
+            podman(*run_args(host, hv, settings, mirror, build_image(hv["lab_image"])))
+    for host, hv in hosts.items():
+        name = hv.get("ansible_host", host)
+        wait_booted(name)
+        if hv.get("lab_serves_mirror"):
+            configure_mirror_host(name)
+    log(f"up: {len(hosts)} hosts on network {settings['network']}")
+    return 0
+
+
+def down(args) -> int:
+    hosts = load_inventory(args.inventory)
+    settings = lab_settings(hosts)
+    names = [hv.get("ansible_host", h) for h, hv in hosts.items()]
+    existing = [n for n in names if container_state(n) is not None]
+    if existing:
+        podman("rm", "-f", "-t", "5", *existing)
+    if podman("network", "exists", settings["network"], check=False).returncode == 0:
+        podman("network", "rm", "-f", settings["network"])
+    log(f"down: removed {len(existing)} hosts and network {settings['network']}")
+    return 0
+
+
+def status(args) -> int:
+    hosts = load_inventory(args.inventory)
+    ok = True
+    for host, hv in hosts.items():
+        name = hv.get("ansible_host", host)
+        state = container_state(name) or "absent"
+        ok = ok and state == "running"
+        print(f"{host:12} {name:28} {hv['lab_image']:9} {hv.get('lab_ip', ''):15} {state}")
+    return 0 if ok else 1
+
+
+def main() -> int:
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    if venv_python.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        os.execv(str(venv_python), [str(venv_python), *sys.argv])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["images", "mirror", "up", "down", "status"])
+    parser.add_argument("-i", "--inventory", default=str(ROOT / "inventories" / "lab"))
+    args = parser.parse_args()
+    if args.command == "images":
+        for name in IMAGES:
+            log(f"{build_image(name)}")
+        return 0
+    if args.command == "mirror":
+        log(f"mirror content in {build_mirror()}")
+        return 0
+    return {"up": up, "down": down, "status": status}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from labtest import host, playbook  # noqa: E402
+
+HOSTS = ["redis1", "minio1"]
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_mirror_is_the_signed_apt_source(name):
+    h = host(name)
+    source = h.file("/etc/apt/sources.list.d/onprem-wandb-mirror.sources")
+    assert source.exists
+    assert "URIs: http://mirror.wandb-lab.internal/apt/bookworm" in source.content_string
+    assert "Signed-By: /etc/apt/keyrings/onprem-wandb-mirror.asc" in source.content_string
+    assert h.file("/etc/apt/keyrings/onprem-wandb-mirror.asc").content_string.startswith(
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----")
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_base_packages_came_from_the_mirror(name):
+    h = host(name)
+    for pkg in ("python3-cryptography", "rsync"):
+        assert h.package(pkg).is_installed
+    policy = h.check_output("apt-cache policy rsync")
+    assert "http://mirror.wandb-lab.internal/apt/bookworm ./" in policy
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_hosts_are_air_gapped(name):
+    # The lab network has no route out: the mirror was the only possible source.
+    res = host(name).run("curl -sS -m 5 -o /dev/null http://deb.debian.org/debian/")
+    assert res.rc != 0
+
+
+def test_wrong_architecture_policy_fails_clearly_and_changes_nothing():
+    res = playbook("--tags", "preflight", "-e", json.dumps({"preflight_allowed_architectures": ["aarch64"]}))
+    out = res.stdout + res.stderr
+    assert res.rc != 0, out
+    assert "x86_64" in out and "preflight_allowed_architectures" in out, out
+    assert "changed=0" in out and "changed=1" not in out
+
+
+def test_version_policy_rejects_the_lab_mysql_without_the_lab_override():
+    # The lab pins MySQL 9.7.4 and widens the policy for it; without that
+    # override the production policy (series 8.0/8.4) must refuse it by name.
+    res = playbook("--tags", "preflight", "-e", json.dumps({"preflight_version_policy_overrides": {}}))
+    out = res.stdout + res.stderr
+    assert res.rc != 0, out
+    assert "9.7.4" in out and "8.0" in out, out
+    assert "preflight_version_policy_overrides.mysql" in out, out
+
+
+def test_mariadb_is_refused_by_name():
+    res = playbook("--tags", "preflight", "-e", json.dumps({"mysql_version": "10.11.19-MariaDB-0+deb12u1"}))
+    out = res.stdout + res.stderr
+    assert res.rc != 0, out
+    assert "MariaDB" in out, out
+
+
+def test_preflight_passes_with_the_lab_policy():
+    res = playbook("--tags", "preflight")
+    assert res.rc == 0, res.stdout + res.stderr
+    assert "failed=0" in res.stdout
