@@ -40,8 +40,17 @@ ULIMITS = ["--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096"]
 # Base images: what every lab host starts from. python3-apt lets Ansible's apt
 # module run without bootstrapping; iproute2 serves socket checks in tests.
 BASE_PACKAGES = [
-    "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "iproute2",
-    "ca-certificates", "gpg", "procps", "curl", "netbase",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "python3",
+    "python3-apt",
+    "iproute2",
+    "ca-certificates",
+    "gpg",
+    "procps",
+    "curl",
+    "netbase",
 ]
 IMAGES = {
     "bookworm": {"suite": "bookworm", "packages": BASE_PACKAGES},
@@ -56,9 +65,14 @@ def log(msg: str) -> None:
 
 
 def run(cmd: list[str], check: bool = True, capture: bool = False, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=check, text=True,
-                          stdout=subprocess.PIPE if capture else None,
-                          stderr=subprocess.PIPE if capture else None, **kw)
+    return subprocess.run(
+        cmd,
+        check=check,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.PIPE if capture else None,
+        **kw,
+    )
 
 
 def podman(*args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess:
@@ -130,12 +144,21 @@ def build_image(name: str) -> str:
         tarball.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             rootfs = Path(tmp) / "rootfs"
-            run(["debootstrap", "--variant=minbase", "--include=" + ",".join(spec["packages"]),
-                 spec["suite"], str(rootfs), DEBIAN_MIRROR],
-                capture=True)
+            run(
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    "--include=" + ",".join(spec["packages"]),
+                    spec["suite"],
+                    str(rootfs),
+                    DEBIAN_MIRROR,
+                ],
+                capture=True,
+            )
             # Sid's Release file in the frozen archive is past Valid-Until.
             (rootfs / "etc/apt/apt.conf.d/99lab").write_text(
-                'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\n')
+                'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\n'
+            )
             (rootfs / "etc/hostname").write_text("localhost\n")
             # A lab host must never fetch from the internet behind our back:
             # its only sources are the ones the roles configure (the mirror).
@@ -189,8 +212,16 @@ def ensure_signing_key(keyring: Path, mirror: Path) -> None:
         shutil.rmtree(keyring, ignore_errors=True)
         keyring.mkdir(mode=0o700, parents=True)
         log("creating the lab mirror's signing key")
-        gpg(keyring, "--passphrase", "", "--quick-gen-key",
-            "onprem.wandb lab mirror <mirror@wandb-lab.internal>", "ed25519", "sign", "never")
+        gpg(
+            keyring,
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "onprem.wandb lab mirror <mirror@wandb-lab.internal>",
+            "ed25519",
+            "sign",
+            "never",
+        )
         (keyring / "ready").write_text("")
     pub.parent.mkdir(parents=True, exist_ok=True)
     exported = gpg(keyring, "--armor", "--export").stdout
@@ -214,11 +245,11 @@ def build_apt_suite(mirror: Path, keyring: Path, suite: str, packages: list[str]
     script = (
         f"echo 'deb {DEBIAN_MIRROR} {suite} main' > /etc/apt/sources.list && "
         "apt-get update -qq && "
-        "apt-get install -y -qq --download-only -o Dir::Cache::archives=/pool "
-        + " ".join(packages)
+        "apt-get install -y -qq --download-only -o Dir::Cache::archives=/pool " + " ".join(packages)
     )
-    podman("run", "--rm", "--runtime", "runc", *ULIMITS, "-v", f"{pool}:/pool:Z",
-           image, "sh", "-c", script, capture=False)
+    podman(
+        "run", "--rm", "--runtime", "runc", *ULIMITS, "-v", f"{pool}:/pool:Z", image, "sh", "-c", script, capture=False
+    )
     shutil.rmtree(pool / "partial", ignore_errors=True)
     (pool / "lock").unlink(missing_ok=True)
     index_apt_suite(repo, keyring, suite)
@@ -226,14 +257,19 @@ def build_apt_suite(mirror: Path, keyring: Path, suite: str, packages: list[str]
 
 
 def index_apt_suite(repo: Path, keyring: Path, suite: str) -> None:
-    packages = run(["dpkg-scanpackages", "--multiversion", "pool", "/dev/null"],
-                   capture=True, cwd=repo).stdout
+    packages = run(["dpkg-scanpackages", "--multiversion", "pool", "/dev/null"], capture=True, cwd=repo).stdout
     (repo / "Packages").write_text(packages)
     with gzip.open(repo / "Packages.gz", "wt") as fh:
         fh.write(packages)
-    lines = [f"Origin: onprem-wandb-lab", f"Label: onprem-wandb-lab {suite}", f"Suite: {suite}",
-             f"Codename: {suite}", "Architectures: amd64 all",
-             "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()), "SHA256:"]
+    lines = [
+        "Origin: onprem-wandb-lab",
+        f"Label: onprem-wandb-lab {suite}",
+        f"Suite: {suite}",
+        f"Codename: {suite}",
+        "Architectures: amd64 all",
+        "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()),
+        "SHA256:",
+    ]
     for name in ("Packages", "Packages.gz"):
         data = (repo / name).read_bytes()
         lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}")
@@ -250,8 +286,13 @@ def build_file(mirror: Path, item: dict) -> None:
     binary = gobin / item["binary"]
     if not binary.exists():
         log(f"building {item['module']}@{item['version']} with Go (cached by version)")
-        env = dict(os.environ, GOBIN=str(gobin), CGO_ENABLED="0",
-                   GOFLAGS="-trimpath", GOMODCACHE=str(CACHE / "go" / "modcache"))
+        env = dict(
+            os.environ,
+            GOBIN=str(gobin),
+            CGO_ENABLED="0",
+            GOFLAGS="-trimpath",
+            GOMODCACHE=str(CACHE / "go" / "modcache"),
+        )
         for k, v in item.get("env", {}).items():
             env[k] = v
         run(["go", "install", *item.get("build_flags", []), f"{item['module']}@{item['version']}"], env=env)
@@ -272,15 +313,30 @@ def ensure_network(settings: dict) -> None:
     if podman("network", "exists", net, check=False).returncode == 0:
         return
     log(f"creating internal network {net} ({settings['subnet']}): no route out, a true air gap")
-    podman("network", "create", "--internal", "--subnet", settings["subnet"],
-           "--label", f"{LABEL}={settings['name']}", net)
+    podman(
+        "network", "create", "--internal", "--subnet", settings["subnet"], "--label", f"{LABEL}={settings['name']}", net
+    )
 
 
 def run_args(host: str, hv: dict, settings: dict, mirror: Path, image: str) -> list[str]:
     name = hv.get("ansible_host", host)
-    args = ["run", "-d", "--name", name, "--hostname", hv.get("lab_hostname", host),
-            "--network", settings["network"], "--runtime", "runc", *ULIMITS,
-            "--label", f"{LABEL}={settings['name']}", "--cap-add", "SYS_ADMIN,NET_ADMIN,NET_RAW,SYS_NICE,IPC_LOCK"]
+    args = [
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--hostname",
+        hv.get("lab_hostname", host),
+        "--network",
+        settings["network"],
+        "--runtime",
+        "runc",
+        *ULIMITS,
+        "--label",
+        f"{LABEL}={settings['name']}",
+        "--cap-add",
+        "SYS_ADMIN,NET_ADMIN,NET_RAW,SYS_NICE,IPC_LOCK",
+    ]
     if hv.get("lab_ip"):
         args += ["--ip", hv["lab_ip"]]
     for alias in hv.get("lab_aliases", []):
@@ -291,10 +347,22 @@ def run_args(host: str, hv: dict, settings: dict, mirror: Path, image: str) -> l
         args += ["-v", f"{mirror}:/srv/mirror:ro,Z"]
     if hv["lab_image"] == "sid":
         # systemd >= 256 needs cgroup v2: give it the host's unified hierarchy.
-        args += ["--systemd", "false", "-e", "container=podman",
-                 "-v", "/sys/fs/cgroup/unified:/sys/fs/cgroup:rw",
-                 "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-                 "--stop-signal", "SIGRTMIN+3"]
+        args += [
+            "--systemd",
+            "false",
+            "-e",
+            "container=podman",
+            "-v",
+            "/sys/fs/cgroup/unified:/sys/fs/cgroup:rw",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "--tmpfs",
+            "/tmp",
+            "--stop-signal",
+            "SIGRTMIN+3",
+        ]
     else:
         args += ["--systemd", "always"]
     return args + [image, "/sbin/init"]

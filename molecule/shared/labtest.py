@@ -29,6 +29,5 @@ def playbook(*args: str, playbook_path: str = "playbooks/site.yml") -> subproces
     env["ANSIBLE_NOCOLOR"] = "1"
     env.pop("ANSIBLE_CONFIG", None)
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    cmd = [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "-i", inventory,
-           str(PROJECT / playbook_path), *args]
+    cmd = [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "-i", inventory, str(PROJECT / playbook_path), *args]
     return subprocess.run(cmd, env=env, cwd=PROJECT, text=True, capture_output=True, timeout=600)

@@ -19,7 +19,8 @@ def test_mirror_is_the_signed_apt_source(name):
     assert "URIs: http://mirror.wandb-lab.internal/apt/bookworm" in source.content_string
     assert "Signed-By: /etc/apt/keyrings/onprem-wandb-mirror.asc" in source.content_string
     assert h.file("/etc/apt/keyrings/onprem-wandb-mirror.asc").content_string.startswith(
-        "-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+    )
 
 
 @pytest.mark.parametrize("name", HOSTS)
