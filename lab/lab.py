@@ -1,10 +1,11 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The onprem.wandb lab: podman containers that behave like hosts.
 
 Hosts, their images, addresses and networks come from an Ansible inventory
 (inventories/lab by default, or a Molecule scenario's inventory), so the lab,
 the main job and the tests share one description.
+
+Run it as `python3 lab/lab.py COMMAND` (it re-runs itself with the project's .venv):
 
   lab.py images            build (or reuse) the base images
   lab.py mirror            build (or reuse) the mirror content

@@ -30,4 +30,4 @@ def playbook(*args: str, playbook_path: str = "playbooks/site.yml") -> subproces
     env.pop("ANSIBLE_CONFIG", None)
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     cmd = [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "-i", inventory, str(PROJECT / playbook_path), *args]
-    return subprocess.run(cmd, env=env, cwd=PROJECT, text=True, capture_output=True, timeout=600)
+    return subprocess.run(cmd, env=env, cwd=PROJECT, text=True, capture_output=True, timeout=600, check=False)

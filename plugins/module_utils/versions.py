@@ -639,8 +639,10 @@ def evaluate_policy(parsed, policy):
     if component == "mysql" and parsed.flavor in REJECTED_MYSQL_FLAVORS:
         name = "MariaDB" if parsed.flavor == "mariadb" else "TiDB"
         errors.append(
-            "{} is not MySQL; W&B requires MySQL {} (found {} {}). Use a MySQL server (or Percona Server for MySQL, "
-            "or Amazon Aurora MySQL 3)".format(name, _human_series(policy) or "8.0/8.4", name, parsed.raw)
+            "{name} is not MySQL; W&B requires MySQL {series} (found {name} {raw}). Use a MySQL server (or Percona "
+            "Server for MySQL, or Amazon Aurora MySQL 3)".format(
+                name=name, series=_human_series(policy) or "8.0/8.4", raw=parsed.raw
+            )
         )
         return False, errors, warnings
 
