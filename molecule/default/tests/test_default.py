@@ -40,7 +40,9 @@ def test_hosts_are_air_gapped(name):
 
 
 def test_wrong_architecture_policy_fails_clearly_and_changes_nothing():
-    res = playbook("--tags", "preflight", "--limit", "redis1", "-e", json.dumps({"preflight_allowed_architectures": ["aarch64"]}))
+    res = playbook(
+        "--tags", "preflight", "--limit", "redis1", "-e", json.dumps({"preflight_allowed_architectures": ["aarch64"]})
+    )
     out = res.stdout + res.stderr
     assert res.returncode != 0, out
     assert "x86_64" in out and "preflight_allowed_architectures" in out, out
@@ -50,7 +52,9 @@ def test_wrong_architecture_policy_fails_clearly_and_changes_nothing():
 def test_version_policy_rejects_the_lab_mysql_without_the_lab_override():
     # The lab pins MySQL 9.7.4 and widens the policy for it; without that
     # override the production policy (series 8.0/8.4) must refuse it by name.
-    res = playbook("--tags", "preflight", "--limit", "redis1", "-e", json.dumps({"preflight_version_policy_overrides": {}}))
+    res = playbook(
+        "--tags", "preflight", "--limit", "redis1", "-e", json.dumps({"preflight_version_policy_overrides": {}})
+    )
     out = res.stdout + res.stderr
     assert res.returncode != 0, out
     assert "9.7.4" in out and "8.0" in out, out
@@ -58,7 +62,9 @@ def test_version_policy_rejects_the_lab_mysql_without_the_lab_override():
 
 
 def test_mariadb_is_refused_by_name():
-    res = playbook("--tags", "preflight", "--limit", "redis1", "-e", json.dumps({"mysql_version": "10.11.19-MariaDB-0+deb12u1"}))
+    res = playbook(
+        "--tags", "preflight", "--limit", "redis1", "-e", json.dumps({"mysql_version": "10.11.19-MariaDB-0+deb12u1"})
+    )
     out = res.stdout + res.stderr
     assert res.returncode != 0, out
     assert "MariaDB" in out, out
