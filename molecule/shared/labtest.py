@@ -24,7 +24,7 @@ def host(name: str):
 def playbook(*args: str, playbook_path: str = "playbooks/site.yml") -> subprocess.CompletedProcess:
     """Run ansible-playbook from the project's venv against the scenario inventory."""
     env = dict(os.environ)
-    env["ANSIBLE_COLLECTIONS_PATH"] = str(PROJECT / ".ansible" / "collections")
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(PROJECT / ".collections")
     env["ANSIBLE_ROLES_PATH"] = str(PROJECT / "roles")
     env["ANSIBLE_NOCOLOR"] = "1"
     env.pop("ANSIBLE_CONFIG", None)
