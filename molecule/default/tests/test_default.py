@@ -36,7 +36,7 @@ def test_base_packages_came_from_the_mirror(name):
 def test_hosts_are_air_gapped(name):
     # The lab network has no route out: the mirror was the only possible source.
     res = host(name).run("curl -sS -m 5 -o /dev/null http://deb.debian.org/debian/")
-    assert res.returncode != 0
+    assert res.rc != 0
 
 
 def test_wrong_architecture_policy_fails_clearly_and_changes_nothing():
