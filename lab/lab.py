@@ -306,7 +306,14 @@ def build_file(mirror: Path, item: dict) -> None:
 # ---------------------------------------------------------------- hosts
 def container_state(name: str) -> str | None:
     res = podman("container", "inspect", "--format", "{{.State.Status}}", name, check=False)
-    return res.stdout.strip() if res.returncode == 0 else None
+    if res.returncode != 0:
+        return None
+    state = res.stdout.strip()
+    # After a machine restart podman may still record "running" for a container
+    # whose processes are gone; only a working exec proves it is alive.
+    if state == "running" and podman("exec", name, "true", check=False).returncode != 0:
+        return "dead"
+    return state
 
 
 def ensure_network(settings: dict) -> None:
@@ -411,6 +418,12 @@ def up(args) -> int:
         state = container_state(name)
         if state == "running":
             continue
+        if state is not None and state not in ("created", "configured", "exited", "stopped"):
+            # A container left "stopping" or "dead" by a machine restart cannot be started again;
+            # recreate it (site.yml converges it again).
+            log(f"recreating {name}: it is {state}")
+            podman("rm", "-f", "-t", "1", name)
+            state = None
         if state is not None:
             podman("start", name)
         else:
