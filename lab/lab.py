@@ -316,6 +316,22 @@ def container_state(name: str) -> str | None:
     return state
 
 
+def remove_container(name: str) -> None:
+    # A systemd container can still be shutting down on the first attempt.
+    for _attempt in range(5):
+        if podman("rm", "-f", "-t", "5", name, check=False).returncode == 0 or container_state(name) is None:
+            return
+        time.sleep(2)
+    podman("rm", "-f", "-t", "5", name)
+
+
+def container_recipe(name: str) -> str:
+    res = podman(
+        "container", "inspect", "--format", f'{{{{index .Config.Labels "{LABEL}.recipe"}}}}', name, check=False
+    )
+    return res.stdout.strip() if res.returncode == 0 else ""
+
+
 def ensure_network(settings: dict) -> None:
     net = settings["network"]
     if podman("network", "exists", net, check=False).returncode == 0:
@@ -415,20 +431,29 @@ def up(args) -> int:
     ensure_network(settings)
     for host, hv in hosts.items():
         name = hv.get("ansible_host", host)
+        args = run_args(host, hv, settings, mirror, build_image(hv["lab_image"]))
+        # The recipe label records how the host was made: a host whose inventory
+        # entry (address, aliases, image...) changed since is made again.
+        recipe = recipe_key(args)
+        args[2:2] = ["--label", f"{LABEL}.recipe={recipe}"]
         state = container_state(name)
+        if state is not None and container_recipe(name) != recipe:
+            log(f"recreating {name}: its inventory entry changed")
+            remove_container(name)
+            state = None
         if state == "running":
             continue
         if state is not None and state not in ("created", "configured", "exited", "stopped"):
             # A container left "stopping" or "dead" by a machine restart cannot be started again;
             # recreate it (site.yml converges it again).
             log(f"recreating {name}: it is {state}")
-            podman("rm", "-f", "-t", "1", name)
+            remove_container(name)
             state = None
         if state is not None:
             podman("start", name)
         else:
             log(f"starting {name} ({hv['lab_image']}{', ' + hv['lab_ip'] if hv.get('lab_ip') else ''})")
-            podman(*run_args(host, hv, settings, mirror, build_image(hv["lab_image"])))
+            podman(*args)
     for host, hv in hosts.items():
         name = hv.get("ansible_host", host)
         wait_booted(name)
