@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+import shlex
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+from labtest import host, playbook  # noqa: E402
+
+PRIMARY = "mysql1"
+STANDBY = "mysql2"
+PRIMARY_IP = "10.89.44.11"
+CONVERGE = "molecule/mysql_pair/converge.yml"
+
+WANDB_SETTINGS = {
+    "binlog_format": "ROW",
+    "binlog_row_image": "MINIMAL",
+    "innodb_flush_log_at_trx_commit": "1",
+    "innodb_online_alter_log_max_size": "268435456",
+    "max_prepared_stmt_count": "1048576",
+    "sort_buffer_size": "67108864",
+    "sync_binlog": "1",
+    "gtid_mode": "ON",
+    "enforce_gtid_consistency": "ON",
+    "slow_query_log": "ON",
+    "bind_address": "0.0.0.0",
+}
+
+
+def sql(name, query, user=None, password=None, tcp_host=None):
+    """Run QUERY with the mysql client on host NAME; root over the socket unless USER is given."""
+    cmd = "mysql -N -B"
+    if user:
+        cmd = f"MYSQL_PWD={shlex.quote(password)} {cmd} -u {shlex.quote(user)}"
+    if tcp_host:
+        cmd += f" -h {tcp_host} --protocol=TCP"
+    return host(name).run(f"{cmd} -e {shlex.quote(query)}")
+
+
+def rows(name, query):
+    res = sql(name, query)
+    assert res.rc == 0, res.stderr
+    return [line.split("\t") for line in res.stdout.splitlines()]
+
+
+def variables(name, pattern_list):
+    names = ", ".join(f"'{n}'" for n in pattern_list)
+    return dict(
+        rows(
+            name,
+            f"SELECT variable_name, variable_value FROM performance_schema.global_variables WHERE variable_name IN ({names})",
+        )
+    )
+
+
+def replica_status():
+    res = host(STANDBY).run("mysql -E -e 'SHOW REPLICA STATUS'")
+    assert res.rc == 0, res.stderr
+    out = {}
+    for line in res.stdout.splitlines():
+        if ":" in line and not line.startswith("*"):
+            key, value = line.split(":", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+@pytest.fixture(scope="module")
+def wandb_password():
+    return host(PRIMARY).check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip()
+
+
+def test_standby_replicates_with_gtid_auto_position():
+    status = replica_status()
+    assert status["Replica_IO_Running"] == "Yes", status
+    assert status["Replica_SQL_Running"] == "Yes", status
+    assert status["Auto_Position"] == "1", status
+    assert status["Source_Host"] == PRIMARY_IP, status
+    assert status["Source_User"] == "wandb_repl", status
+
+
+@pytest.mark.parametrize("name", [PRIMARY, STANDBY])
+def test_wandb_settings_are_live(name):
+    live = variables(name, WANDB_SETTINGS)
+    assert live == WANDB_SETTINGS
+
+
+def test_server_ids_differ_and_only_the_standby_is_read_only():
+    primary = variables(PRIMARY, ["server_id", "super_read_only", "read_only"])
+    standby = variables(STANDBY, ["server_id", "super_read_only", "read_only"])
+    assert primary["server_id"] != standby["server_id"]
+    assert primary["super_read_only"] == "OFF" and primary["read_only"] == "OFF"
+    assert standby["super_read_only"] == "ON" and standby["read_only"] == "ON"
+
+
+def test_semi_sync_is_on():
+    primary = dict(rows(PRIMARY, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_source_%'"))
+    assert primary["Rpl_semi_sync_source_status"] == "ON"
+    assert primary["Rpl_semi_sync_source_clients"] == "1"
+    standby = dict(rows(STANDBY, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_replica_status'"))
+    assert standby["Rpl_semi_sync_replica_status"] == "ON"
+
+
+def test_a_row_written_on_the_primary_reaches_the_standby(wandb_password):
+    marker = uuid.uuid4().hex
+    res = sql(
+        STANDBY,  # W&B connects over the network: so does this write
+        "CREATE TABLE IF NOT EXISTS wandb_local.probe (id VARCHAR(64) PRIMARY KEY); "
+        f"INSERT INTO wandb_local.probe VALUES ('{marker}')",
+        user="wandb",
+        password=wandb_password,
+        tcp_host=PRIMARY_IP,
+    )
+    assert res.rc == 0, res.stderr
+    for _attempt in range(20):
+        if rows(STANDBY, f"SELECT id FROM wandb_local.probe WHERE id = '{marker}'") == [[marker]]:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the row did not reach the standby")
+
+
+def test_the_standby_refuses_writes():
+    res = sql(STANDBY, "CREATE TABLE IF NOT EXISTS wandb_local.refused (id INT)")
+    assert res.rc != 0
+    assert "super-read-only" in res.stderr
+    res = sql(STANDBY, "CREATE DATABASE refused")
+    assert res.rc != 0
+
+
+def test_the_wandb_user_owns_its_database_and_nothing_else(wandb_password):
+    def as_wandb(query):
+        return sql(STANDBY, query, user="wandb", password=wandb_password, tcp_host=PRIMARY_IP)
+
+    res = as_wandb(
+        "CREATE TABLE wandb_local.ddl_probe (id INT PRIMARY KEY, v TEXT); "
+        "ALTER TABLE wandb_local.ddl_probe ADD COLUMN w INT; "
+        "INSERT INTO wandb_local.ddl_probe VALUES (1, 'a', 2); "
+        "UPDATE wandb_local.ddl_probe SET v = 'b' WHERE id = 1; "
+        "DELETE FROM wandb_local.ddl_probe; "
+        "DROP TABLE wandb_local.ddl_probe"
+    )
+    assert res.rc == 0, res.stderr
+    assert as_wandb("CREATE DATABASE not_wandb").rc != 0
+    assert as_wandb("SELECT user FROM mysql.user").rc != 0
+    assert as_wandb("SELECT 1 FROM performance_schema.global_variables LIMIT 1").rc == 0
+    charset = rows(
+        PRIMARY,
+        "SELECT default_character_set_name, default_collation_name FROM information_schema.schemata "
+        "WHERE schema_name = 'wandb_local'",
+    )
+    assert charset == [["utf8mb4", "utf8mb4_general_ci"]]
+    plugin = rows(PRIMARY, "SELECT plugin FROM mysql.user WHERE user = 'wandb'")
+    assert plugin == [["caching_sha2_password"]]
+
+
+def test_root_is_socket_only_and_nothing_anonymous():
+    accounts = rows(PRIMARY, "SELECT user, host, plugin FROM mysql.user WHERE user IN ('root', '')")
+    assert accounts == [["root", "localhost", "auth_socket"]]
+    assert rows(PRIMARY, "SHOW DATABASES LIKE 'test'") == []
+    # The clone account exists only while a standby is seeded.
+    assert rows(PRIMARY, "SELECT user FROM mysql.user WHERE user = 'wandb_clone'") == []
+
+
+def test_replication_user_has_replication_only():
+    grants = rows(PRIMARY, "SHOW GRANTS FOR 'wandb_repl'@'%'")
+    assert grants == [["GRANT REPLICATION SLAVE ON *.* TO `wandb_repl`@`%`"]]
+
+
+def test_generated_password_is_url_safe_and_root_only(wandb_password):
+    f = host(PRIMARY).file("/etc/mysql/onprem-wandb/wandb_password")
+    assert f.user == "root" and f.mode == 0o600
+    assert len(wandb_password) == 32 and wandb_password.isalnum()
+
+
+def test_broken_standby_fails_clearly_and_is_not_reseeded():
+    clone_before = rows(STANDBY, "SELECT id, begin_time FROM performance_schema.clone_status")
+    assert sql(STANDBY, "STOP REPLICA SQL_THREAD").rc == 0
+    try:
+        res = playbook("--tags", "mysql_replication", playbook_path=CONVERGE)
+        out = res.stdout + res.stderr
+        assert res.returncode != 0, out
+        assert "does not replicate from mysql1" in out and "SQL thread No" in out, out
+        assert "mysql_standby_reseed" in out, out
+    finally:
+        assert sql(STANDBY, "START REPLICA SQL_THREAD").rc == 0
+    assert rows(STANDBY, "SELECT id, begin_time FROM performance_schema.clone_status") == clone_before
+    status = replica_status()
+    assert status["Replica_SQL_Running"] == "Yes", status
