@@ -13,37 +13,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import ROOT, changed, molecule
+
 sys.path.insert(0, str(ROOT / "molecule" / "minio" / "tests"))
 CACHE = Path(os.environ.get("WANDB_LAB_CACHE", "/var/cache/onprem-wandb"))
 CLIENT = "wbm-minio-client"
 ENDPOINT = "https://s3.wandb-lab.internal:9000"
 
 
-def molecule(*args: str) -> tuple[float, str]:
-    start = time.monotonic()
-    res = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "molecule"), *args, "-s", "minio"],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    took = time.monotonic() - start
-    if res.returncode != 0:
-        sys.exit(f"molecule {' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-    return took, res.stdout
-
-
 def recap(out: str) -> str:
-    changed = sum(int(n) for n in re.findall(r"changed=(\d+)", out))
-    return f"changed={changed} (all plays, all hosts)"
+    return f"changed={changed(out)} (all plays, all hosts)"
 
 
 def client(cmd: str) -> str:
@@ -71,12 +54,12 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.fresh:
-        molecule("destroy")
-        took = molecule("create")[0]
+        molecule("minio", "destroy")
+        took = molecule("minio", "create")[0]
         print(f"create (lab hosts):        {took:7.1f} s")
-    took, out = molecule("converge")
+    took, out = molecule("minio", "converge")
     print(f"converge:                  {took:7.1f} s  {recap(out)}")
-    took, out = molecule("converge")
+    took, out = molecule("minio", "converge")
     print(f"re-run (idempotent):       {took:7.1f} s  {recap(out)}")
 
     # The client trusts the CA once (the scenario's verify does the same).
@@ -115,7 +98,7 @@ def main() -> int:
         print(f"presigned GET {args.size_mb} MiB #{n}:    {get:7.2f} s  {size / get / 1e6:8.1f} MB/s")
     client("rm -f /tmp/bench.bin")
     if args.fresh and not args.keep:
-        molecule("destroy")
+        molecule("minio", "destroy")
     return 0
 
 

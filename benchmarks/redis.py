@@ -13,35 +13,14 @@ root; the machine's load shows in the numbers, so compare runs on a quiet host.
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import changed, molecule
+
 PREFIX = "wbm-redis"
 CLIENT = f"{PREFIX}-client"
 SERVERS = {"redis1": ("10.89.42.21", 6379, False), "redis2": ("10.89.42.22", 6380, True)}
-
-
-def molecule(*args: str) -> tuple[float, str]:
-    start = time.monotonic()
-    res = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "molecule"), *args, "-s", "redis"],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    took = time.monotonic() - start
-    if res.returncode != 0:
-        sys.exit(f"molecule {' '.join(args)} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-    return took, res.stdout
-
-
-def changed(out: str) -> int:
-    return sum(int(n) for n in re.findall(r"changed=(\d+)", out))
 
 
 def podman(container: str, *cmd: str, stdin: str | None = None) -> str:
@@ -90,18 +69,18 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.fresh:
-        molecule("destroy")
-        took, _out = molecule("create")
+        molecule("redis", "destroy")
+        took, _out = molecule("redis", "create")
         print(f"create (lab hosts):          {took:7.1f} s")
-    took, out = molecule("converge")
+    took, out = molecule("redis", "converge")
     print(f"converge:                    {took:7.1f} s  changed={changed(out)}")
-    took, out = molecule("converge")
+    took, out = molecule("redis", "converge")
     print(f"re-run (idempotent):         {took:7.1f} s  changed={changed(out)}")
     for name in SERVERS:
         print(f"redis-benchmark from the client to {name} ({'TLS' if SERVERS[name][2] else 'plain'}):")
         print(bench(name, args.requests))
     if args.fresh and not args.keep:
-        molecule("destroy")
+        molecule("redis", "destroy")
     return 0
 
 

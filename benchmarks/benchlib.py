@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What every benchmark script shares: timing a Molecule step of a scenario."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def molecule(scenario: str, *args: str) -> tuple[float, str]:
+    """Run `molecule ARGS -s SCENARIO` from the project root; return (seconds, stdout). Exit on failure."""
+    start = time.monotonic()
+    res = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "molecule"), *args, "-s", scenario],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    took = time.monotonic() - start
+    if res.returncode != 0:
+        sys.exit(f"molecule {' '.join(args)} -s {scenario} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    return took, res.stdout
+
+
+def changed(out: str) -> int:
+    """The sum of changed= over every play recap in OUT."""
+    return sum(int(n) for n in re.findall(r"changed=(\d+)", out))

@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark of the mysql_pair Molecule scenario (not a test; prints numbers).
+
+  python3 benchmarks/mysql.py [--fresh] [--mb 64] [--keep] [--switchover] [--no-converge]
+
+Times `molecule converge -s mysql_pair` (on fresh hosts with --fresh: destroy
+and create first) and a re-run (which must change nothing), then loads about
+--mb MiB of rows into wandb_local on the primary and measures the standby's
+backup unit (dump + gzip + sha256 + off-host copy) and the restore drill's
+load into a scratch mysqld, in MB/s of uncompressed dump. With --switchover
+(when playbooks/mysql_switchover.yml exists) it also times a switchover and
+the switch back. Run it from the project root; the machine's load shows in
+the numbers, so compare runs on a quiet host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchlib import ROOT, changed, molecule
+
+SCENARIO = "mysql_pair"
+PREFIX = f"wbm-{SCENARIO}"
+PRIMARY = f"{PREFIX}-mysql1"
+STANDBY = f"{PREFIX}-mysql2"
+TABLE = "wandb_local.bench_rows"
+
+
+def podman(container: str, *cmd: str) -> str:
+    return subprocess.run(
+        ["podman", "exec", container, *cmd], check=True, text=True, capture_output=True
+    ).stdout.strip()
+
+
+def sql(container: str, query: str) -> str:
+    return podman(container, "mysql", "-N", "-B", "-e", query)
+
+
+def inventory() -> str:
+    found = sorted(Path.home().glob(f".ansible/tmp/molecule.*.{SCENARIO}/inventory/ansible_inventory.yml"))
+    if not found:
+        sys.exit("no inventory of the mysql_pair scenario: run molecule create/converge first")
+    return str(found[-1])
+
+
+def playbook(path: str, *args: str) -> tuple[float, str]:
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+    )
+    cmd = [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", inventory(), str(ROOT / path), *args]
+    start = time.monotonic()
+    res = subprocess.run(cmd, cwd=ROOT, env=env, text=True, capture_output=True, check=False)
+    took = time.monotonic() - start
+    if res.returncode != 0:
+        sys.exit(f"{path} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    return took, res.stdout
+
+
+def task_seconds(out: str, name: str) -> float:
+    """A task's duration from the profile_tasks summary."""
+    match = re.search(re.escape(name) + r"\s*-+\s*([\d.]+)s", out)
+    return float(match.group(1)) if match else float("nan")
+
+
+def load_rows(mib: int) -> int:
+    sql(PRIMARY, f"DROP TABLE IF EXISTS {TABLE}")
+    sql(
+        PRIMARY,
+        f"CREATE TABLE {TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, run VARCHAR(36), payload VARBINARY(1024)); "
+        f"INSERT INTO {TABLE} (run, payload) VALUES (UUID(), RANDOM_BYTES(256))",
+    )
+    target = mib * 1024  # rows of about 1 KiB
+    rows = 1
+    while rows < target:
+        sql(
+            PRIMARY,
+            f"INSERT INTO {TABLE} (run, payload) "
+            f"SELECT UUID(), CONCAT(RANDOM_BYTES(256), REPEAT(MD5(id), 20)) FROM {TABLE} LIMIT {target - rows}",
+        )
+        rows = int(sql(PRIMARY, f"SELECT COUNT(*) FROM {TABLE}"))
+    gtid = sql(PRIMARY, "SELECT @@GLOBAL.gtid_executed").replace("\\n", "")
+    sql(STANDBY, f"SELECT WAIT_FOR_EXECUTED_GTID_SET('{gtid}', 600)")
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fresh", action="store_true", help="destroy and create the hosts first")
+    parser.add_argument("--mb", type=int, default=64, help="MiB of rows to back up and restore")
+    parser.add_argument("--keep", action="store_true", help="keep the hosts (default: keep unless --fresh)")
+    parser.add_argument("--switchover", action="store_true", help="also time a switchover and the switch back")
+    parser.add_argument("--no-converge", action="store_true", help="use the converged hosts as they are")
+    args = parser.parse_args()
+
+    if args.fresh:
+        molecule(SCENARIO, "destroy")
+        took, _out = molecule(SCENARIO, "create")
+        print(f"create (lab hosts):          {took:7.1f} s")
+    if not args.no_converge:
+        took, out = molecule(SCENARIO, "converge")
+        print(f"converge of the pair:        {took:7.1f} s  changed={changed(out)}")
+        took, out = molecule(SCENARIO, "converge")
+        print(f"re-run (idempotent):         {took:7.1f} s  changed={changed(out)}")
+
+    start = time.monotonic()
+    rows = load_rows(args.mb)
+    size = float(
+        sql(
+            PRIMARY,
+            "SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = 'wandb_local'",
+        )
+    )
+    print(f"loaded {rows} rows ({size / 1e6:.1f} MB in InnoDB) and replicated in {time.monotonic() - start:.1f} s")
+
+    start = time.monotonic()
+    podman(STANDBY, "systemctl", "start", "wandb-mysql-backup.service")
+    took = time.monotonic() - start
+    status = json.loads(podman(STANDBY, "cat", "/var/backups/mysql/status.json"))
+    raw = int(podman(STANDBY, "sh", "-c", f"gzip -dc {status['file']} | wc -c"))
+    print(
+        f"backup unit:                 {took:7.1f} s  dump {raw / 1e6:.1f} MB -> gzip {status['size'] / 1e6:.1f} MB, "
+        f"dump+gzip {raw / 1e6 / status['dump_seconds']:.1f} MB/s, whole run {raw / 1e6 / took:.1f} MB/s"
+    )
+
+    took, out = playbook("playbooks/mysql_restore.yml", "-e", "mysql_restore_drill=true")
+    load = task_seconds(out, "Load the backup into the scratch instance")
+    print(
+        f"restore drill:               {took:7.1f} s  load {load:.1f} s = {raw / 1e6 / load:.1f} MB/s of dump"
+        f" ({'checksums equal' if 'match the source' in out else 'checksums NOT confirmed'})"
+    )
+
+    if args.switchover and (ROOT / "playbooks" / "mysql_switchover.yml").exists():
+        for direction in ("switchover", "switch back"):
+            took, out = playbook("playbooks/mysql_switchover.yml")
+            blocked = re.findall(r"[^\n]*block[^\n]*", out)
+            print(f"{direction + ':':29s}{took:7.1f} s  {blocked[-1].strip() if blocked else ''}")
+
+    sql(PRIMARY, f"DROP TABLE IF EXISTS {TABLE}")
+    if args.fresh and not args.keep:
+        molecule(SCENARIO, "destroy")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
