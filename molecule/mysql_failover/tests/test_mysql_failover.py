@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from labtest import host, playbook  # noqa: E402
+from mysqltest import replica_status, rows, sql  # noqa: E402
 
 IP = {"mysql1": "10.89.45.11", "mysql2": "10.89.45.12"}
 RERUN = "molecule/mysql_failover/rerun.yml"
@@ -57,29 +58,8 @@ touch "$dir/stopped"
 MEASURED = {}
 
 
-def sql(name, query):
-    return host(name).run(f"mysql -N -B -e {shlex.quote(query)}")
-
-
-def rows(name, query):
-    res = sql(name, query)
-    assert res.rc == 0, res.stderr
-    return [line.split("\t") for line in res.stdout.splitlines()]
-
-
 def variable(name, var):
     return rows(name, f"SELECT @@GLOBAL.{var}")[0][0]
-
-
-def replica_status(name):
-    res = host(name).run("mysql -E -e 'SHOW REPLICA STATUS'")
-    assert res.rc == 0, res.stderr
-    out = {}
-    for line in res.stdout.splitlines():
-        if ":" in line and not line.startswith("*"):
-            key, value = line.split(":", 1)
-            out[key.strip()] = value.strip()
-    return out
 
 
 def assert_standby_of(standby, primary):

@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from labtest import host, playbook  # noqa: E402
+from mysqltest import rows  # noqa: E402
 
 PRIMARY = "mysql1"
 STANDBY = "mysql2"
@@ -26,12 +27,6 @@ RESTORE = "playbooks/mysql_restore.yml"
 MARKER = uuid.uuid4().hex
 
 
-def mysql(name, query):
-    res = host(name).run(f"mysql -N -B -e {shlex.quote(query)}")
-    assert res.rc == 0, res.stderr
-    return [line.split("\t") for line in res.stdout.splitlines()]
-
-
 def run_backup():
     res = host(STANDBY).run(f"systemctl start {UNIT}.service")
     status = json.loads(host(STANDBY).check_output(f"cat {STATUS}"))
@@ -43,13 +38,13 @@ def recap(out):
 
 
 def primary_checksum(table):
-    return mysql(PRIMARY, f"CHECKSUM TABLE wandb_local.{table}")[0][1]
+    return rows(PRIMARY, f"CHECKSUM TABLE wandb_local.{table}")[0][1]
 
 
 @pytest.fixture(scope="module")
 def backup():
     """Known rows written on the primary, on the standby, then one backup run."""
-    mysql(
+    rows(
         PRIMARY,
         "CREATE TABLE IF NOT EXISTS wandb_local.backup_probe "
         "(id INT AUTO_INCREMENT PRIMARY KEY, marker VARCHAR(64), payload BLOB, note VARCHAR(32)) "
@@ -57,8 +52,8 @@ def backup():
         f"INSERT INTO wandb_local.backup_probe (marker, payload, note) VALUES "
         f"('{MARKER}', RANDOM_BYTES(200), 'grüße'), ('{MARKER}', REPEAT('x', 5000), NULL)",
     )
-    gtid = mysql(PRIMARY, "SELECT @@GLOBAL.gtid_executed")[0][0].replace("\\n", "")
-    assert mysql(STANDBY, f"SELECT WAIT_FOR_EXECUTED_GTID_SET('{gtid}', 30)") == [["0"]]
+    gtid = rows(PRIMARY, "SELECT @@GLOBAL.gtid_executed")[0][0].replace("\\n", "")
+    assert rows(STANDBY, f"SELECT WAIT_FOR_EXECUTED_GTID_SET('{gtid}', 30)") == [["0"]]
     res, status = run_backup()
     assert res.rc == 0, res.stderr + host(STANDBY).run(f"journalctl -u {UNIT} -n 30 --no-pager").stdout
     return {"gtid": gtid, "status": status, "checksum": primary_checksum("backup_probe")}
@@ -106,12 +101,12 @@ def test_the_offsite_copy_exists_and_matches(backup):
 
 
 def test_the_backup_account_is_least_privilege_and_its_secret_stays_in_files(backup):
-    grants = mysql(PRIMARY, "SHOW GRANTS FOR 'wandb_backup'@'localhost'")
+    grants = rows(PRIMARY, "SHOW GRANTS FOR 'wandb_backup'@'localhost'")
     assert grants == [
         ["GRANT SELECT, RELOAD, REPLICATION CLIENT, SHOW VIEW, EVENT, TRIGGER ON *.* TO `wandb_backup`@`localhost`"],
         ["GRANT REPLICATION_SLAVE_ADMIN ON *.* TO `wandb_backup`@`localhost`"],
     ]
-    assert mysql(PRIMARY, "SELECT host FROM mysql.user WHERE user = 'wandb_backup'") == [["localhost"]]
+    assert rows(PRIMARY, "SELECT host FROM mysql.user WHERE user = 'wandb_backup'") == [["localhost"]]
     option_file = host(STANDBY).file(OPTION_FILE)
     assert option_file.user == "root" and option_file.mode == 0o600
     password = re.search(r'^password = "(.+)"$', option_file.content_string, re.M).group(1)
@@ -188,15 +183,15 @@ def test_restoring_onto_the_primary_needs_confirmation():
 
 def test_a_confirmed_restore_onto_the_primary_replicates(backup):
     """Rows written after the backup disappear on both hosts; replication keeps running."""
-    mysql(PRIMARY, "INSERT INTO wandb_local.backup_probe (marker) VALUES ('after-backup')")
+    rows(PRIMARY, "INSERT INTO wandb_local.backup_probe (marker) VALUES ('after-backup')")
     res = playbook("-e", "mysql_restore_target=mysql1", "-e", "mysql_restore_confirm=mysql1", playbook_path=RESTORE)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert primary_checksum("backup_probe") == backup["checksum"]
-    gtid = mysql(PRIMARY, "SELECT @@GLOBAL.gtid_executed")[0][0].replace("\\n", "")
-    assert mysql(STANDBY, f"SELECT WAIT_FOR_EXECUTED_GTID_SET('{gtid}', 30)") == [["0"]]
-    assert mysql(STANDBY, "SELECT COUNT(*) FROM wandb_local.backup_probe WHERE marker = 'after-backup'") == [["0"]]
-    assert mysql(STANDBY, f"SELECT COUNT(*) FROM wandb_local.backup_probe WHERE marker = '{MARKER}'") == [["2"]]
+    gtid = rows(PRIMARY, "SELECT @@GLOBAL.gtid_executed")[0][0].replace("\\n", "")
+    assert rows(STANDBY, f"SELECT WAIT_FOR_EXECUTED_GTID_SET('{gtid}', 30)") == [["0"]]
+    assert rows(STANDBY, "SELECT COUNT(*) FROM wandb_local.backup_probe WHERE marker = 'after-backup'") == [["0"]]
+    assert rows(STANDBY, f"SELECT COUNT(*) FROM wandb_local.backup_probe WHERE marker = '{MARKER}'") == [["2"]]
     replica = host(STANDBY).check_output("mysql -E -e 'SHOW REPLICA STATUS'")
     assert "Replica_IO_Running: Yes" in replica and "Replica_SQL_Running: Yes" in replica, replica
 

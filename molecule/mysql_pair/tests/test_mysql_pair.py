@@ -1,5 +1,4 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-import shlex
 import sys
 import time
 import uuid
@@ -9,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from labtest import host, playbook  # noqa: E402
+from mysqltest import replica_status, rows, sql  # noqa: E402
 
 PRIMARY = "mysql1"
 STANDBY = "mysql2"
@@ -30,22 +30,6 @@ WANDB_SETTINGS = {
 }
 
 
-def sql(name, query, user=None, password=None, tcp_host=None):
-    """Run QUERY with the mysql client on host NAME; root over the socket unless USER is given."""
-    cmd = "mysql -N -B"
-    if user:
-        cmd = f"MYSQL_PWD={shlex.quote(password)} {cmd} -u {shlex.quote(user)}"
-    if tcp_host:
-        cmd += f" -h {tcp_host} --protocol=TCP"
-    return host(name).run(f"{cmd} -e {shlex.quote(query)}")
-
-
-def rows(name, query):
-    res = sql(name, query)
-    assert res.rc == 0, res.stderr
-    return [line.split("\t") for line in res.stdout.splitlines()]
-
-
 def variables(name, pattern_list):
     names = ", ".join(f"'{n}'" for n in pattern_list)
     return dict(
@@ -56,24 +40,13 @@ def variables(name, pattern_list):
     )
 
 
-def replica_status():
-    res = host(STANDBY).run("mysql -E -e 'SHOW REPLICA STATUS'")
-    assert res.rc == 0, res.stderr
-    out = {}
-    for line in res.stdout.splitlines():
-        if ":" in line and not line.startswith("*"):
-            key, value = line.split(":", 1)
-            out[key.strip()] = value.strip()
-    return out
-
-
 @pytest.fixture(scope="module")
 def wandb_password():
     return host(PRIMARY).check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip()
 
 
 def test_standby_replicates_with_gtid_auto_position():
-    status = replica_status()
+    status = replica_status(STANDBY)
     assert status["Replica_IO_Running"] == "Yes", status
     assert status["Replica_SQL_Running"] == "Yes", status
     assert status["Auto_Position"] == "1", status
@@ -187,5 +160,5 @@ def test_broken_standby_fails_clearly_and_is_not_reseeded():
     finally:
         assert sql(STANDBY, "START REPLICA SQL_THREAD").rc == 0
     assert rows(STANDBY, "SELECT id, begin_time FROM performance_schema.clone_status") == clone_before
-    status = replica_status()
+    status = replica_status(STANDBY)
     assert status["Replica_SQL_Running"] == "Yes", status
