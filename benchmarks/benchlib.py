@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,12 +13,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def project_env(**extra: str) -> dict[str, str]:
+    """The environment of a project tool: the project's virtualenv first on PATH (molecule
+    runs ansible-config and ansible-playbook by name), plus EXTRA."""
+    env = dict(os.environ)
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
 def molecule(scenario: str, *args: str) -> tuple[float, str]:
     """Run `molecule ARGS -s SCENARIO` from the project root; return (seconds, stdout). Exit on failure."""
     start = time.monotonic()
     res = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "molecule"), *args, "-s", scenario],
         cwd=ROOT,
+        env=project_env(),
         text=True,
         capture_output=True,
         check=False,

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchlib import ROOT, changed, molecule
+from benchlib import ROOT, changed, molecule, project_env
 
 SCENARIO = "mysql_pair"
 PREFIX = f"wbm-{SCENARIO}"
@@ -51,8 +50,7 @@ def inventory() -> str:
 
 
 def playbook(path: str, *args: str) -> tuple[float, str]:
-    env = dict(os.environ)
-    env.update(
+    env = project_env(
         ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
         ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
         ANSIBLE_NOCOLOR="1",
