@@ -6,6 +6,7 @@ scenario's own inventory."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -31,3 +32,8 @@ def playbook(*args: str, playbook_path: str = "playbooks/site.yml") -> subproces
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     cmd = [str(PROJECT / ".venv" / "bin" / "ansible-playbook"), "-i", inventory, str(PROJECT / playbook_path), *args]
     return subprocess.run(cmd, env=env, cwd=PROJECT, text=True, capture_output=True, timeout=600, check=False)
+
+
+def recap(out: str) -> dict[str, int]:
+    """Changed tasks per host from the play recap(s) in OUT."""
+    return {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", out, re.M)}

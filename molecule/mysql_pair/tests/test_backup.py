@@ -3,6 +3,7 @@
 off-host copy, the restore drill, a real restore and the refusals."""
 
 import json
+import os
 import re
 import shlex
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from labtest import host, playbook  # noqa: E402
+from labtest import host, playbook, recap  # noqa: E402
 from mysqltest import rows  # noqa: E402
 
 PRIMARY = "mysql1"
@@ -31,10 +32,6 @@ def run_backup():
     res = host(STANDBY).run(f"systemctl start {UNIT}.service")
     status = json.loads(host(STANDBY).check_output(f"cat {STATUS}"))
     return res, status
-
-
-def recap(out):
-    return {m[0]: int(m[1]) for m in re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", out, re.M)}
 
 
 def primary_checksum(table):
@@ -206,3 +203,89 @@ def test_a_retention_below_seven_days_is_refused_and_changes_nothing():
     assert changed and all(n == 0 for n in changed.values()), changed
     assert host(STANDBY).check_output("cat /etc/mysql/onprem-wandb/backup.json") == config
     assert json.loads(config)["retention_days"] == 14
+
+
+# --- The S3 target: the collection's own MinIO (minio1 in this scenario) ----------------------
+MINIO = "minio1"
+S3_ENDPOINT = "https://s3.wandb-lab.internal:9000"
+S3_BUCKET = "wandb-backups"
+S3_PREFIX = "mysql/wandb_mysql"
+MINIO_MC = "/usr/local/bin/mc --config-dir /etc/minio/mc --no-color"
+LAB_CACHE = Path(os.environ.get("WANDB_LAB_CACHE", "/var/cache/onprem-wandb"))
+# A site's backup key: allowed to list, read and write the backups bucket's MySQL prefix only
+# (what inventories/example's vault describes creating with mc admin).
+BACKUP_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{S3_BUCKET}"]},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": [f"arn:aws:s3:::{S3_BUCKET}/{S3_PREFIX}/*"],
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def s3_backup_key():
+    minio = host(MINIO)
+    secret = uuid.uuid4().hex
+    minio.run(f"printf %s {shlex.quote(json.dumps(BACKUP_POLICY))} > /root/mysql-backups-policy.json")
+    for cmd in (
+        "admin policy create local mysql-backups /root/mysql-backups-policy.json",
+        f"admin user add local mysql-backup {secret}",
+        "admin policy attach local mysql-backups --user mysql-backup",
+    ):
+        res = minio.run(f"{MINIO_MC} {cmd}")
+        assert res.rc == 0 or "already" in res.stdout + res.stderr, res.stdout + res.stderr
+    return "mysql-backup", secret
+
+
+def minio_mc(args):
+    return host(MINIO).run(f"{MINIO_MC} {args}")
+
+
+def test_the_backup_copies_to_the_collections_minio_over_s3(s3_backup_key, tmp_path):
+    access, secret = s3_backup_key
+    ca = tmp_path / "minio-ca.crt"
+    ca.write_text(host(MINIO).check_output("cat /etc/minio/ca/ca.crt") + "\n")
+    version = "DEVELOPMENT.2025-03-13T08-02-18Z"  # the role's default mc, built by lab/mirror.yml
+    digest = (LAB_CACHE / f"mirror/files/mc/{version}/linux-amd64/mc.sha256").read_text().split()[0]
+    s3 = {
+        "mysql_backup_offsite": "s3",
+        "mysql_backup_s3_endpoint": S3_ENDPOINT,
+        "mysql_backup_s3_bucket": S3_BUCKET,
+        "mysql_backup_s3_access_key": access,
+        "mysql_backup_s3_secret_key": secret,
+        "mysql_backup_s3_ca_file": str(ca),
+        "mysql_backup_mc_version": version,
+        "mysql_backup_mc_checksum": digest,
+    }
+    try:
+        res = playbook("--tags", "mysql_backup", "-e", json.dumps(s3), playbook_path=CONVERGE)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert secret not in res.stdout + res.stderr
+        res, status = run_backup()
+        assert res.rc == 0, res.stderr + host(STANDBY).run(f"journalctl -u {UNIT} -n 30 --no-pager").stdout
+        assert status["status"] == "success" and status["offsite"] == "s3", status
+        assert status["offsite_dest"] == f"offsite/{S3_BUCKET}/{S3_PREFIX}/", status
+        name = Path(status["file"]).name
+        # On the MinIO side, with its own client: the object is there, byte for byte.
+        stat = minio_mc(f"--json stat local/{S3_BUCKET}/{S3_PREFIX}/{name}")
+        assert stat.rc == 0, stat.stdout + stat.stderr
+        assert json.loads(stat.stdout.splitlines()[0])["size"] == status["size"]
+        digest = minio_mc(f"cat local/{S3_BUCKET}/{S3_PREFIX}/{name} | sha256sum")
+        assert digest.stdout.split()[0] == status["sha256"]
+        for suffix in (".sha256", ".json"):
+            assert minio_mc(f"stat local/{S3_BUCKET}/{S3_PREFIX}/{name}{suffix}").rc == 0
+        # The backup key reaches its prefix only: the W&B bucket is refused to it.
+        denied = host(STANDBY).run(
+            "set -a && . /etc/mysql/onprem-wandb/backup-s3.env && "
+            "mc --config-dir /etc/mysql/onprem-wandb/mc --no-color ls offsite/wandb"
+        )
+        assert denied.rc != 0 and "Access Denied" in denied.stdout + denied.stderr, denied.stdout + denied.stderr
+    finally:
+        # Back to the scenario's rsync target.
+        res = playbook("--tags", "mysql_backup", playbook_path=CONVERGE)
+        assert res.returncode == 0, res.stdout + res.stderr
