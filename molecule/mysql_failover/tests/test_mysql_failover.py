@@ -8,6 +8,7 @@ rejoin of the old primary as the standby."""
 
 import re
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,10 +16,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from labtest import host, playbook  # noqa: E402
+from labtest import PREFIX, host, playbook  # noqa: E402
 from mysqltest import replica_status, rows, sql  # noqa: E402
 
 IP = {"mysql1": "10.89.45.11", "mysql2": "10.89.45.12"}
+VIP = "10.89.45.100"  # mysql_vip_address in host_vars
+CA = "/etc/mysql/onprem-wandb-tls/ca.crt"
 RERUN = "molecule/mysql_failover/rerun.yml"
 SWITCHOVER = "playbooks/mysql_switchover.yml"
 FAILOVER = "playbooks/mysql_failover.yml"
@@ -150,6 +153,41 @@ def assert_all_present(done, name):
     assert not missing, f"{len(missing)} committed rows missing on {name}: {missing[:20]}"
 
 
+def running(name):
+    res = subprocess.run(
+        ["podman", "inspect", "-f", "{{.State.Running}}", f"{PREFIX}-{name}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return res.stdout.strip() == "true"
+
+
+def assert_vip_on(primary, timeout=60, client=None):
+    """The floating address answers on PRIMARY: asked from CLIENT (default the other host) as
+    W&B's user, over TLS that verifies the pair's CA and the VIP's name in the certificate; of the
+    running hosts only PRIMARY holds it. Returns the seconds it took to get there."""
+    client = client or next(name for name in IP if name != primary)
+    password = host(client).check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip()
+    query = "SELECT @@GLOBAL.report_host, @@GLOBAL.read_only"
+    cmd = (
+        f"MYSQL_PWD={shlex.quote(password)} mysql -u wandb -h {VIP} --protocol=TCP --connect-timeout=2 "
+        f"--ssl-mode=VERIFY_IDENTITY --ssl-ca={CA} -N -B -e {shlex.quote(query)}"
+    )
+    started = time.time()
+    while True:
+        res = host(client).run(cmd)
+        if res.rc == 0 and res.stdout.split() == [IP[primary], "0"]:
+            break
+        if time.time() - started > timeout:
+            pytest.fail(f"the VIP {VIP} did not answer on {primary} within {timeout} s: {res.stdout} {res.stderr}")
+        time.sleep(1)
+    took = time.time() - started
+    holders = [name for name in IP if running(name) and f" {VIP}/" in host(name).check_output("ip -4 -o addr show")]
+    assert holders == [primary], holders
+    return took
+
+
 def run(path, *args):
     started = time.time()
     res = playbook(*args, playbook_path=path)
@@ -164,6 +202,7 @@ def test_the_pair_starts_healthy():
     password = host("mysql1").check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip()
     # The standby keeps a copy of the generated password for its promotion.
     assert host("mysql2").check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip() == password
+    assert_vip_on("mysql1")
     res = sql(
         "mysql1",
         "DROP TABLE IF EXISTS wandb_local.writes; CREATE TABLE wandb_local.writes (id INT PRIMARY KEY, host VARCHAR(32))",
@@ -217,6 +256,7 @@ def test_switchover_under_writes_loses_nothing():
     MEASURED["switchover writes blocked, writer (s)"] = round(longest_gap(done), 2)
     MEASURED["switchover rows committed"] = len(done)
     assert_primary("mysql2")
+    MEASURED["switchover VIP on the new primary after the playbook (s)"] = round(assert_vip_on("mysql2"), 1)
     assert_all_present(done, "mysql2")
     assert_standby_of("mysql1", "mysql2")
     # The old primary has every row too, through replication from the new one.
@@ -264,6 +304,7 @@ def test_failover_after_the_primary_dies_loses_nothing():
     MEASURED["failover playbook (s)"] = round(took, 1)
     MEASURED["failover writes blocked, kill to first write (s)"] = round(first_on_new - killed, 1)
     assert_primary("mysql1")
+    MEASURED["failover VIP on the new primary after the playbook (s)"] = round(assert_vip_on("mysql1"), 1)
     assert_all_present(done, "mysql1")
     old = host("mysql2")
     assert old.run("systemctl is-enabled mysql").stdout.strip() == "masked"
@@ -287,6 +328,7 @@ def test_rejoin_brings_the_old_primary_back_as_standby():
     MEASURED["rejoin playbook (s)"] = round(took, 1)
     assert "mysql2 is now the standby of mysql1" in out, out
     assert_standby_of("mysql2", "mysql1")
+    assert_vip_on("mysql1")
     assert not host("mysql2").file("/etc/mysql/onprem-wandb/fenced").exists
     assert host("mysql2").run("systemctl is-enabled mysql").stdout.strip() == "enabled"
     res = sql("mysql1", "INSERT INTO wandb_local.writes (id, host) VALUES (1000000, 'after-rejoin')")
@@ -299,4 +341,38 @@ def test_rejoin_brings_the_old_primary_back_as_standby():
         pytest.fail("a row written on the new primary did not reach the rejoined standby")
     status = dict(rows("mysql1", "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_source_status'"))
     assert status["Rpl_semi_sync_source_status"] == "ON", status
+    print(f"\nMEASURED {MEASURED}")
+
+
+def test_failover_of_an_unreachable_primary_needs_confirmation(tmp_path):
+    """The primary's whole host goes down: Ansible cannot reach it, so nothing can prove it is not
+    still taking writes. The playbook refuses until the operator confirms, then promotes."""
+    res = sql("mysql1", "INSERT INTO wandb_local.writes (id, host) VALUES (2000000, 'before-outage')")
+    assert res.rc == 0, res.stderr
+    for _attempt in range(20):
+        if rows("mysql2", "SELECT host FROM wandb_local.writes WHERE id = 2000000") == [["before-outage"]]:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the row did not reach the standby before the outage")
+    # At a site Ansible reaches mysql1 over SSH; once the host is down that connection fails as
+    # unreachable. Here: an inventory source that says so, and the host actually stopped.
+    unreachable = tmp_path / "unreachable.yml"
+    unreachable.write_text(
+        "all:\n  hosts:\n    mysql1:\n      ansible_connection: ssh\n"
+        f"      ansible_host: {IP['mysql1']}\n      ansible_user: root\n"
+        "      ansible_ssh_common_args: -o ConnectTimeout=5 -o StrictHostKeyChecking=no -o BatchMode=yes\n"
+    )
+    subprocess.run(["podman", "stop", "-t", "10", f"{PREFIX}-mysql1"], check=True, capture_output=True)
+    res, out, _t = run(FAILOVER, "-i", str(unreachable))
+    assert res.returncode != 0, out
+    assert "mysql1 does not answer to Ansible" in out and "mysql_failover_confirm=true" in out, out
+    assert variable("mysql2", "super_read_only") == "1"
+    res, out, took = run(FAILOVER, "-i", str(unreachable), "-e", "mysql_failover_confirm=true")
+    assert res.returncode == 0, out
+    MEASURED["failover of an unreachable primary, playbook (s)"] = round(took, 1)
+    assert_primary("mysql2")
+    assert rows("mysql2", "SELECT host FROM wandb_local.writes WHERE id = 2000000") == [["before-outage"]]
+    assert_vip_on("mysql2", client="mysql2")
+    assert "mysql_rejoin=mysql1" in out, out
     print(f"\nMEASURED {MEASURED}")
