@@ -174,8 +174,9 @@ def main() -> int:
     if args.switchover and (ROOT / "playbooks" / "mysql_switchover.yml").exists():
         for direction in ("switchover", "switch back"):
             took, out = playbook("playbooks/mysql_switchover.yml")
-            blocked = re.findall(r"[^\n]*block[^\n]*", out)
-            print(f"{direction + ':':29s}{took:7.1f} s  {blocked[-1].strip() if blocked else ''}")
+            blocked = re.search(r"Writes were refused for ([0-9.]+) s", out)
+            refused = f"writes refused {blocked.group(1)} s" if blocked else "writes refused: not reported"
+            print(f"{direction + ':':29s}{took:7.1f} s  {refused}")
 
     sql(PRIMARY, f"DROP TABLE IF EXISTS {TABLE}")
     if args.fresh and not args.keep:
