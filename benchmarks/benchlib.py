@@ -23,10 +23,15 @@ def project_env(**extra: str) -> dict[str, str]:
 
 
 def molecule(scenario: str, *args: str) -> tuple[float, str]:
-    """Run `molecule ARGS -s SCENARIO` from the project root; return (seconds, stdout). Exit on failure."""
+    """Run `molecule ARGS -s SCENARIO [-- ANSIBLE_ARGS]` from the project root (ARGS may end with
+    "--" and arguments for ansible-playbook); return (seconds, stdout). Exit on failure."""
+    head, sep, tail = list(args), [], []
+    if "--" in head:
+        cut = head.index("--")
+        head, sep, tail = head[:cut], ["--"], head[cut + 1 :]
     start = time.monotonic()
     res = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "molecule"), *args, "-s", scenario],
+        [str(ROOT / ".venv" / "bin" / "molecule"), *head, "-s", scenario, *sep, *tail],
         cwd=ROOT,
         env=project_env(),
         text=True,
