@@ -41,7 +41,8 @@ def molecule(scenario: str, *args: str) -> tuple[float, str]:
     took = time.monotonic() - start
     if res.returncode != 0:
         sys.exit(f"molecule {' '.join(args)} -s {scenario} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-    return took, res.stdout
+    # molecule writes the ansible-playbook output (recaps included) to stderr.
+    return took, res.stdout + res.stderr
 
 
 def changed(out: str) -> int:
