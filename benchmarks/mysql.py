@@ -34,9 +34,12 @@ TABLE = "wandb_local.bench_rows"
 
 
 def podman(container: str, *cmd: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        ["podman", "exec", "-i", container, *cmd], input=stdin, check=True, text=True, capture_output=True
-    ).stdout.strip()
+    res = subprocess.run(
+        ["podman", "exec", "-i", container, *cmd], input=stdin, text=True, capture_output=True, check=False
+    )
+    if res.returncode != 0:
+        sys.exit(f"{' '.join(cmd)[:200]} on {container} failed: {res.stderr.strip()}")
+    return res.stdout.strip()
 
 
 def sql(container: str, query: str) -> str:
@@ -96,7 +99,7 @@ def load_rows(mib: int) -> tuple[int, list[float]]:
         sql(
             PRIMARY,
             f"INSERT INTO {TABLE} (run, payload) "
-            f"SELECT UUID(), CONCAT(RANDOM_BYTES(256), REPEAT(MD5(id), 20)) FROM {TABLE} LIMIT {target - rows}",
+            f"SELECT UUID(), CONCAT(RANDOM_BYTES(256), REPEAT(SHA2(id, 256), 10)) FROM {TABLE} LIMIT {target - rows}",
         )
         lags.append(wait_applied_on_standby())
         rows = int(sql(PRIMARY, f"SELECT COUNT(*) FROM {TABLE}"))
