@@ -3,8 +3,9 @@
 
 The tests run in file order and build on each other: refusals first (nothing
 may change), then a switchover under a write load, a rerun of the role with the
-now stale inventory, a failover after the primary's server is killed, and the
-rejoin of the old primary as the standby."""
+now stale inventory, a failover after the primary's server is killed, the
+rejoin of the old primary as the standby, and a failover of a primary whose host
+is unreachable. The floating writer address is checked after each promotion."""
 
 import re
 import shlex
