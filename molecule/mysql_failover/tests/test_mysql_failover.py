@@ -154,6 +154,17 @@ def assert_all_present(done, name):
     assert not missing, f"{len(missing)} committed rows missing on {name}: {missing[:20]}"
 
 
+def write_and_replicate(primary, standby, row_id, note):
+    """Write row ROW_ID on PRIMARY and wait until STANDBY has it."""
+    res = sql(primary, f"INSERT INTO wandb_local.writes (id, host) VALUES ({row_id}, '{note}')")
+    assert res.rc == 0, res.stderr
+    for _attempt in range(20):
+        if rows(standby, f"SELECT host FROM wandb_local.writes WHERE id = {row_id}") == [[note]]:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"row {row_id} written on {primary} did not reach {standby}")
+
+
 def running(name):
     res = subprocess.run(
         ["podman", "inspect", "-f", "{{.State.Running}}", f"{PREFIX}-{name}"],
@@ -332,14 +343,7 @@ def test_rejoin_brings_the_old_primary_back_as_standby():
     assert_vip_on("mysql1")
     assert not host("mysql2").file("/etc/mysql/onprem-wandb/fenced").exists
     assert host("mysql2").run("systemctl is-enabled mysql").stdout.strip() == "enabled"
-    res = sql("mysql1", "INSERT INTO wandb_local.writes (id, host) VALUES (1000000, 'after-rejoin')")
-    assert res.rc == 0, res.stderr
-    for _attempt in range(20):
-        if rows("mysql2", "SELECT host FROM wandb_local.writes WHERE id = 1000000") == [["after-rejoin"]]:
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail("a row written on the new primary did not reach the rejoined standby")
+    write_and_replicate("mysql1", "mysql2", 1000000, "after-rejoin")
     status = dict(rows("mysql1", "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_source_status'"))
     assert status["Rpl_semi_sync_source_status"] == "ON", status
     print(f"\nMEASURED {MEASURED}")
@@ -348,14 +352,7 @@ def test_rejoin_brings_the_old_primary_back_as_standby():
 def test_failover_of_an_unreachable_primary_needs_confirmation(tmp_path):
     """The primary's whole host goes down: Ansible cannot reach it, so nothing can prove it is not
     still taking writes. The playbook refuses until the operator confirms, then promotes."""
-    res = sql("mysql1", "INSERT INTO wandb_local.writes (id, host) VALUES (2000000, 'before-outage')")
-    assert res.rc == 0, res.stderr
-    for _attempt in range(20):
-        if rows("mysql2", "SELECT host FROM wandb_local.writes WHERE id = 2000000") == [["before-outage"]]:
-            break
-        time.sleep(0.5)
-    else:
-        pytest.fail("the row did not reach the standby before the outage")
+    write_and_replicate("mysql1", "mysql2", 2000000, "before-outage")
     # At a site Ansible reaches mysql1 over SSH; once the host is down that connection fails as
     # unreachable. Here: an inventory source that says so, and the host actually stopped.
     unreachable = tmp_path / "unreachable.yml"
