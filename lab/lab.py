@@ -56,9 +56,20 @@ BASE_PACKAGES = [
 IMAGES = {
     "bookworm": {"suite": "bookworm", "packages": BASE_PACKAGES},
     "sid": {"suite": "sid", "packages": BASE_PACKAGES},
-    "mirror": {"suite": "bookworm", "packages": BASE_PACKAGES + ["nginx-light"]},
+    "trixie": {"suite": "trixie", "packages": BASE_PACKAGES},
+    # The mirror also serves the lab's container registry (lab/k8s.py).
+    "mirror": {"suite": "bookworm", "packages": BASE_PACKAGES + ["nginx-light", "docker-registry"]},
+    # Kubernetes nodes (lab/k8s.py): Debian's container runtime and CNI plugins.
+    "k8s-node": {
+        "suite": "bookworm",
+        "packages": BASE_PACKAGES + ["containerd", "runc", "containernetworking-plugins", "iptables", "conntrack"],
+    },
 }
 RECIPE_VERSION = "1"
+
+# lab/k8s.py (the lab's Kubernetes cluster) imports this module as `lab`.
+sys.modules.setdefault("lab", sys.modules[__name__])
+import k8s  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -318,11 +329,12 @@ def container_state(name: str) -> str | None:
 
 def remove_container(name: str) -> None:
     # A systemd container can still be shutting down on the first attempt.
+    k8s.release(name)
     for _attempt in range(5):
-        if podman("rm", "-f", "-t", "5", name, check=False).returncode == 0 or container_state(name) is None:
+        if podman("rm", "-f", "-v", "-t", "5", name, check=False).returncode == 0 or container_state(name) is None:
             return
         time.sleep(2)
-    podman("rm", "-f", "-t", "5", name)
+    podman("rm", "-f", "-v", "-t", "5", name)
 
 
 def container_recipe(name: str) -> str:
@@ -368,9 +380,11 @@ def run_args(host: str, hv: dict, settings: dict, mirror: Path, image: str) -> l
     for hname, ip in sorted(settings["extra_hosts"].items()):
         args += ["--add-host", f"{hname}:{ip}"]
     if hv.get("lab_serves_mirror"):
-        args += ["-v", f"{mirror}:/srv/mirror:ro,Z"]
-    if hv["lab_image"] == "sid":
-        # systemd >= 256 needs cgroup v2: give it the host's unified hierarchy.
+        args += ["-v", f"{mirror}:/srv/mirror:ro,Z", "-v", f"{k8s.registry_storage()}:/var/lib/docker-registry:z"]
+    if hv.get("lab_k8s"):
+        args += k8s.node_run_args(name)
+    elif hv["lab_image"] in ("sid", "trixie"):
+        # systemd >= 256 (sid, trixie) needs cgroup v2: give it the host's unified hierarchy.
         args += [
             "--systemd",
             "false",
@@ -428,6 +442,7 @@ def up(args) -> int:
     for image in sorted({hv["lab_image"] for hv in hosts.values()}):
         build_image(image)
     mirror = build_mirror()
+    k8s.prepare(hosts)
     ensure_network(settings)
     for host, hv in hosts.items():
         name = hv.get("ansible_host", host)
@@ -459,6 +474,8 @@ def up(args) -> int:
         wait_booted(name)
         if hv.get("lab_serves_mirror"):
             configure_mirror_host(name)
+            k8s.configure_registry(name, hv)
+    k8s.up(hosts, settings)
     log(f"up: {len(hosts)} hosts on network {settings['network']}")
     return 0
 
@@ -468,8 +485,10 @@ def down(args) -> int:
     settings = lab_settings(hosts)
     names = [hv.get("ansible_host", h) for h, hv in hosts.items()]
     existing = [n for n in names if container_state(n) is not None]
+    for name in existing:
+        k8s.release(name)
     if existing:
-        podman("rm", "-f", "-t", "5", *existing)
+        podman("rm", "-f", "-v", "-t", "5", *existing)
     if podman("network", "exists", settings["network"], check=False).returncode == 0:
         podman("network", "rm", "-f", settings["network"])
     log(f"down: removed {len(existing)} hosts and network {settings['network']}")
@@ -484,6 +503,7 @@ def status(args) -> int:
         state = container_state(name) or "absent"
         ok = ok and state == "running"
         print(f"{host:12} {name:28} {hv['lab_image']:9} {hv.get('lab_ip', ''):15} {state}")
+    ok = k8s.status(hosts) and ok
     return 0 if ok else 1
 
 

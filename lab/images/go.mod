@@ -1,0 +1,3 @@
+module onprem-wandb.lab/images
+
+go 1.24
