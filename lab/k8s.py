@@ -281,17 +281,16 @@ def build_lab_programs() -> Path:
 
 
 def build_binaries(spec: dict) -> dict[str, Path]:
-    """Every Go build the cluster needs: {name: directory with its binaries}."""
-    programs = build_lab_programs()
-    images = spec["images"]
-    return {
-        "kubernetes": build_kubernetes(spec["kubernetes"]),
-        "etcd": build_etcd(spec["etcd"]),
-        "coredns": build_coredns(images["coredns"]["version"], images["coredns"]["plugins"]),
-        "traefik": build_traefik(images["traefik"]["version"]),
-        "pause": programs,
-        "web": programs,
+    """Every Go build the cluster needs: {name: directory with its binaries}, one per
+    component and one per image of spec["images"]."""
+    images = {
+        "pause": lambda image: build_lab_programs(),
+        "web": lambda image: build_lab_programs(),
+        "coredns": lambda image: build_coredns(image["version"], image["plugins"]),
+        "traefik": lambda image: build_traefik(image["version"]),
     }
+    builds = {"kubernetes": build_kubernetes(spec["kubernetes"]), "etcd": build_etcd(spec["etcd"])}
+    return builds | {name: images[name](image) for name, image in spec["images"].items()}
 
 
 # ---------------------------------------------------------------- images
@@ -303,7 +302,7 @@ def image_ref(spec: dict, name: str, registry: str = "localhost/onprem-wandb-lab
 def build_container_image(ref: str, containerfile: Path, files: list[Path]) -> str:
     """Build REF from CONTAINERFILE with FILES as its context, unless REF was built from
     exactly these already; return the image ID."""
-    stats = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    stats = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
     recipe = lab.recipe_key([containerfile.read_text(), stats])
     label = f"{lab.LABEL}.recipe"
     have = lab.podman("image", "inspect", "--format", f'{{{{index .Labels "{label}"}}}} {{{{.Id}}}}', ref, check=False)
@@ -313,7 +312,10 @@ def build_container_image(ref: str, containerfile: Path, files: list[Path]) -> s
     with tempfile.TemporaryDirectory(dir=lab.CACHE) as context:
         for f in files:
             os.link(f, Path(context) / f.name)
-        lab.podman("build", "-q", "-f", str(containerfile), "--label", f"{label}={recipe}", "-t", ref, context)
+        # --timestamp: the same files make the same image (and digest), whoever builds it.
+        lab.podman(
+            "build", "-q", "--timestamp", "0", "-f", str(containerfile), "--label", f"{label}={recipe}", "-t", ref, context
+        )  # fmt: skip
     return lab.podman("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
 
 
@@ -334,8 +336,23 @@ def registry_ca() -> Path:
     return ca
 
 
+def registry_dir(lab_name: str) -> Path:
+    """What the registry of lab LAB_NAME keeps in CACHE: its storage (mounted into the mirror
+    host, so that it outlives `down`) and what was pushed to it. One per lab: the registry
+    rewrites files in place, which must not reach another lab's (or a hard-linked copy's)."""
+    return lab.CACHE / "registry" / lab_name
+
+
+def write_atomically(path: Path, content: str) -> None:
+    """Replace PATH, never writing into the file (CACHE may be a hard-linked copy)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.part")
+    part.write_text(content)
+    part.rename(path)
+
+
 class Registry:
-    """The lab registry on the mirror host: NAME (host:port) is how the nodes pull,
+    """The registry on the mirror host of a lab: NAME (host:port) is how the nodes pull,
     ADDRESS (ip:port) how this machine pushes."""
 
     def __init__(self, hosts: dict):
@@ -347,6 +364,7 @@ class Registry:
         self.name = f"{(hv.get('lab_aliases') or [container(host, hv)])[0]}:{port}"
         self.address = f"{hv['lab_ip']}:{port}"
         self.ca = registry_ca() / "ca.crt"
+        self.dir = registry_dir(lab.lab_settings(hosts)["name"])
 
     def digest(self, repository: str, tag: str) -> str | None:
         """The digest the registry holds for REPOSITORY:TAG, or None."""
@@ -367,7 +385,7 @@ class Registry:
     def push(self, local: str, image_id: str, repository: str, tag: str) -> str:
         """Push LOCAL (image IMAGE_ID) as REPOSITORY:TAG unless the registry already holds
         this very image there; return the image's name as the nodes pull it."""
-        stamp = lab.CACHE / "registry" / "pushed" / repository / tag
+        stamp = self.dir / "pushed" / repository / tag
         recorded = stamp.read_text().split() if stamp.exists() else []
         if recorded[:1] == [image_id] and self.digest(repository, tag) == recorded[1]:
             return f"{self.name}/{repository}:{tag}"
@@ -379,16 +397,16 @@ class Registry:
                 "push", "-q", "--cert-dir", tmp, "--digestfile", str(digest_file),
                 local, f"docker://{self.address}/{repository}:{tag}",
             )  # fmt: skip
-            stamp.parent.mkdir(parents=True, exist_ok=True)
-            stamp.write_text(f"{image_id} {digest_file.read_text().strip()}\n")
+            write_atomically(stamp, f"{image_id} {digest_file.read_text().strip()}\n")
         return f"{self.name}/{repository}:{tag}"
 
 
 def publish_image(registry: Registry, repository: str, tag: str, containerfile: Path, files: list[Path]) -> str:
     """Build an image from CONTAINERFILE and FILES and serve it from the lab registry as
     REPOSITORY:TAG; return its name as the cluster pulls it. Idempotent."""
-    with open(lab.CACHE / "registry" / ".push.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the registry's storage is shared by every lab
+    registry.dir.mkdir(parents=True, exist_ok=True)
+    with open(registry.dir / ".push.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one push at a time
         local = f"localhost/onprem-wandb-lab/{repository}:{tag}"
         return registry.push(local, build_container_image(local, containerfile, files), repository, tag)
 
@@ -422,10 +440,9 @@ http:
 """
 
 
-def registry_storage() -> Path:
-    """Where the registry on every lab's mirror host keeps its blobs (shared: pushes are
-    idempotent and serialised by publish_image)."""
-    path = lab.CACHE / "registry" / "storage"
+def registry_storage(lab_name: str) -> Path:
+    """Where the registry on lab LAB_NAME's mirror host keeps its blobs."""
+    path = registry_dir(lab_name) / "storage"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -437,7 +454,7 @@ def configure_registry(name: str, hv: dict) -> None:
     names = [*hv.get("lab_aliases", []), name]
     sans = ",".join([f"DNS:{n}" for n in names] + [f"IP:{hv['lab_ip']}"])
     changed = False
-    tls = lab.CACHE / "registry" / "tls" / lab.recipe_key([sans, (ca / "ca.crt").read_text()])
+    tls = lab.CACHE / "registry" / "tls" / lab.recipe_key([sans, (ca / "ca.crt").read_text()])  # made once, then read
     if not (tls / "tls.crt").exists():
         tls.mkdir(parents=True, exist_ok=True)
         lab.run(
@@ -522,6 +539,7 @@ def cluster_env(settings: dict, spec: dict, registry: Registry, refs: dict) -> d
         "CLUSTER_DNS": str(service_net[10]),
         "GATEWAY": str(ipaddress.ip_network(settings["subnet"])[1]),
         "REGISTRY": registry.name,
+        "MIRRORED_REGISTRIES": " ".join(spec["mirrored_registries"]),
         "SANDBOX_IMAGE": refs["pause"],
     }
 
@@ -591,7 +609,7 @@ def up(hosts: dict, settings: dict) -> None:
     if not healthy(cp, nodes, recipe):
         lab.log(f"setting up Kubernetes {spec['kubernetes']} on {', '.join(nodes)}")
         for host, hv in nodes.items():
-            lab.podman("exec", container(host, hv), "mkdir", "-p", IN_NODE, "/etc/lab-k8s")
+            lab.podman("exec", container(host, hv), "mkdir", "-p", IN_NODE, "/etc/lab-k8s", "/etc/kubernetes")
             for script in sorted(NODE_SCRIPTS.glob("*.sh")):
                 lab.podman("cp", str(script), f"{container(host, hv)}:{IN_NODE}/{script.name}")
             put_file(container(host, hv), "/etc/lab-k8s/registry-ca.crt", registry.ca.read_text(), "0644")

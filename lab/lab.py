@@ -380,7 +380,8 @@ def run_args(host: str, hv: dict, settings: dict, mirror: Path, image: str) -> l
     for hname, ip in sorted(settings["extra_hosts"].items()):
         args += ["--add-host", f"{hname}:{ip}"]
     if hv.get("lab_serves_mirror"):
-        args += ["-v", f"{mirror}:/srv/mirror:ro,Z", "-v", f"{k8s.registry_storage()}:/var/lib/docker-registry:z"]
+        registry = k8s.registry_storage(settings["name"])
+        args += ["-v", f"{mirror}:/srv/mirror:ro,Z", "-v", f"{registry}:/var/lib/docker-registry:Z"]
     if hv.get("lab_k8s"):
         args += k8s.node_run_args(name)
     elif hv["lab_image"] in ("sid", "trixie"):

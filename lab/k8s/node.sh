@@ -9,7 +9,7 @@
 #                    container is removed: some cgroup v1 hierarchies are the machine's)
 #
 # Settings from the environment: NODE_NAME, NODE_IP, GATEWAY, CGROUP_ROOT, CLUSTER_DNS,
-# POD_CIDR (the cluster's), REGISTRY (host:port), SANDBOX_IMAGE.
+# POD_CIDR (the cluster's), REGISTRY (host:port), MIRRORED_REGISTRIES, SANDBOX_IMAGE.
 # Every workaround this machine needs is named where it is applied.
 set -euo pipefail
 
@@ -70,19 +70,22 @@ EOF
 }
 
 write_containerd_config() {
-  local hosts=/etc/containerd/certs.d
-  mkdir -p "$hosts/$REGISTRY" "$hosts/_default"
-  cp $STATE/registry-ca.crt "$hosts/$REGISTRY/ca.crt"
-  # The lab registry, and the same registry for every other registry name: a pull of an image
-  # the mirror does not hold fails there, and no public name is ever resolved.
-  cat >"$hosts/$REGISTRY/hosts.toml" <<EOF
+  local hosts=/etc/containerd/certs.d registry
+  rm -rf "$hosts"
+  # The lab registry, and the same registry in place of every public registry an image name
+  # may carry: a pull of an image the mirror does not hold fails there, and no public name is
+  # ever resolved. containerd 1.6 has no catch-all `_default` (one directory per registry) and
+  # ignores a hosts.toml without a [host] table.
+  for registry in "$REGISTRY" $MIRRORED_REGISTRIES; do
+    mkdir -p "$hosts/$registry"
+    cat >"$hosts/$registry/hosts.toml" <<EOF
 server = "https://$REGISTRY"
-ca = "$hosts/$REGISTRY/ca.crt"
+ca = "$STATE/registry-ca.crt"
+[host."https://$REGISTRY"]
+  capabilities = ["pull", "resolve"]
+  ca = "$STATE/registry-ca.crt"
 EOF
-  cat >"$hosts/_default/hosts.toml" <<EOF
-server = "https://$REGISTRY"
-ca = "$hosts/$REGISTRY/ca.crt"
-EOF
+  done
   cat >/etc/containerd/config.toml <<EOF
 version = 2
 [plugins."io.containerd.grpc.v1.cri"]

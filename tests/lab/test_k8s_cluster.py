@@ -171,9 +171,13 @@ def test_backend_runs_on_the_worker_from_the_mirror_registry(cluster, backend):
     repository = cluster.spec["images"]["web"]["repository"]
     assert status["imageID"].startswith(f"{cluster.registry.name}/{repository}@sha256:"), status
     # The registry itself saw the worker ask for the image.
+    assert registry_asked(cluster, f"/v2/{repository}/manifests/", cluster.worker_ip)
+
+
+def registry_asked(cluster, path: str, client: str) -> bool:
+    """Whether the lab registry's access log has a request for PATH from address CLIENT."""
     log = podman_exec(cluster.mirror, "journalctl -u docker-registry --no-pager -o cat")
-    asked = [line for line in log.splitlines() if f"/v2/{repository}/manifests/" in line and cluster.worker_ip in line]
-    assert asked, f"the registry's log has no request for {repository} from {cluster.worker_ip}"
+    return any(line.startswith(f"{client} ") and f" {path}" in line for line in log.splitlines())
 
 
 def test_service_answers_by_name_from_a_pod_on_another_node(cluster, backend):
@@ -201,14 +205,17 @@ def test_traefik_image_is_pulled_and_runs(cluster):
     assert cluster.spec["images"]["traefik"]["version"] in out, out
 
 
-def test_images_of_other_registries_come_only_from_the_mirror(cluster):
+def test_images_of_public_registries_are_looked_up_in_the_mirror_only(cluster):
     """A public image name is looked up in the lab registry (which lacks it), never
     resolved on the internet."""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "public-image", "namespace": NAMESPACE},
-        "spec": {"containers": [{"name": "busybox", "image": "docker.io/library/busybox:1.36"}]},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": cluster.worker},
+            "containers": [{"name": "busybox", "image": "docker.io/library/busybox:1.36"}],
+        },
     }
     cluster.kubectl("apply", "-f", "-", stdin=json.dumps(pod))
     deadline = time.monotonic() + 60
@@ -222,4 +229,5 @@ def test_images_of_other_registries_come_only_from_the_mirror(cluster):
         message = next((e["message"] for e in events if e["reason"] == "Failed" and "pull" in e["message"]), "")
         time.sleep(1)
     assert message, "no pull failure reported for docker.io/library/busybox:1.36 in 60s"
-    assert cluster.registry.name in message, message
+    assert "not found" in message and "registry-1.docker.io" not in message, message
+    assert registry_asked(cluster, "/v2/library/busybox/manifests/1.36", cluster.worker_ip)
