@@ -299,24 +299,20 @@ def image_ref(spec: dict, name: str, registry: str = "localhost/onprem-wandb-lab
     return f"{registry}/{image['repository']}:{image['version']}"
 
 
-def build_container_image(ref: str, containerfile: Path, files: list[Path]) -> str:
-    """Build REF from CONTAINERFILE with FILES as its context, unless REF was built from
-    exactly these already; return the image ID."""
+def build_container_image(name: str, containerfile: Path, files: list[Path]) -> tuple[str, str]:
+    """Build image NAME from CONTAINERFILE with FILES as its context, unless an image was
+    built from exactly these already; return its local reference and ID. The reference's tag
+    is the recipe's hash: labs of other checkouts on this machine never retag each other's."""
     stats = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-    recipe = lab.recipe_key([containerfile.read_text(), stats])
-    label = f"{lab.LABEL}.recipe"
-    have = lab.podman("image", "inspect", "--format", f'{{{{index .Labels "{label}"}}}} {{{{.Id}}}}', ref, check=False)
-    if have.returncode == 0 and have.stdout.split()[0] == recipe:
-        return have.stdout.split()[1]
-    lab.log(f"building image {ref}")
-    with tempfile.TemporaryDirectory(dir=lab.CACHE) as context:
-        for f in files:
-            os.link(f, Path(context) / f.name)
-        # --timestamp: the same files make the same image (and digest), whoever builds it.
-        lab.podman(
-            "build", "-q", "--timestamp", "0", "-f", str(containerfile), "--label", f"{label}={recipe}", "-t", ref, context
-        )  # fmt: skip
-    return lab.podman("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
+    ref = f"localhost/onprem-wandb-lab/{name}-{lab.recipe_key([containerfile.read_text(), stats])}"
+    if not lab.image_exists(ref):
+        lab.log(f"building image {ref}")
+        with tempfile.TemporaryDirectory(dir=lab.CACHE) as context:
+            for f in files:
+                os.link(f, Path(context) / f.name)
+            # --timestamp: the same files make the same image (and digest), whoever builds it.
+            lab.podman("build", "-q", "--timestamp", "0", "-f", str(containerfile), "-t", ref, context)
+    return ref, lab.podman("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
 
 
 def registry_ca() -> Path:
@@ -407,8 +403,8 @@ def publish_image(registry: Registry, repository: str, tag: str, containerfile: 
     registry.dir.mkdir(parents=True, exist_ok=True)
     with open(registry.dir / ".push.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one push at a time
-        local = f"localhost/onprem-wandb-lab/{repository}:{tag}"
-        return registry.push(local, build_container_image(local, containerfile, files), repository, tag)
+        local, image_id = build_container_image(f"{repository}:{tag}", containerfile, files)
+        return registry.push(local, image_id, repository, tag)
 
 
 def publish_images(registry: Registry, spec: dict, binaries: dict[str, Path]) -> dict[str, str]:

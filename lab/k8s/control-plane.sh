@@ -62,11 +62,13 @@ EOF
   )
 }
 
-# unit NAME COMMAND...: a systemd service that keeps COMMAND running.
+# unit NAME COMMAND...: a systemd service that keeps COMMAND running; NAME joins $CHANGED when
+# its unit is new or different.
+CHANGED=()
 unit() {
-  local name=$1
+  local name=$1 file=/etc/systemd/system/$1.service
   shift
-  cat >"/etc/systemd/system/$name.service" <<EOF
+  cat >"$file.new" <<EOF
 [Unit]
 Description=$name (lab Kubernetes control plane)
 After=network-online.target
@@ -78,6 +80,12 @@ LimitNOFILE=65536
 [Install]
 WantedBy=multi-user.target
 EOF
+  if cmp -s "$file.new" "$file" && systemctl -q is-active "$name"; then
+    rm "$file.new"
+  else
+    mv "$file.new" "$file"
+    CHANGED+=("$name")
+  fi
 }
 
 up() {
@@ -137,8 +145,8 @@ up() {
     "--bind-address=127.0.0.1 --leader-elect=false --profiling=false"
   systemctl daemon-reload
   systemctl enable -q etcd kube-apiserver kube-controller-manager kube-scheduler
-  # restart, not start: a rerun applies changed units and flags.
-  systemctl restart etcd kube-apiserver kube-controller-manager kube-scheduler
+  # A rerun restarts what changed (the API server takes a minute to stop).
+  ((${#CHANGED[@]} == 0)) || systemctl restart "${CHANGED[@]}"
   for _ in $(seq 180); do
     kubectl get --raw /readyz >/dev/null 2>&1 && {
       echo "control plane ready in $((SECONDS - start))s"
