@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Runs inside the lab's control-plane node (lab/k8s.py copies it to /opt/lab-k8s):
 #

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Runs inside every lab Kubernetes node (lab/k8s.py copies it to /opt/lab-k8s), after
 # `control-plane.sh join` put the node's credentials under /etc/kubernetes:

@@ -41,11 +41,12 @@ def cluster():
     hosts = lab.load_inventory(os.environ.get("WANDB_LAB_INVENTORY", str(ROOT / "inventories" / "lab")))
     nodes = k8s.nodes_of(hosts)
     assert nodes, "the lab inventory declares no Kubernetes node (lab_k8s)"
-    cp_host, cp_vars = next(iter(nodes.items()))
+    cp_host, cp_vars = list(nodes.items())[0]
     workers = [(h, hv) for h, hv in nodes.items() if hv["lab_k8s"] == "worker"]
     assert workers, "the lab inventory declares no worker"
     admins = [(h, hv) for h, hv in hosts.items() if hv.get("lab_kubeconfig")]
-    mirror = next((h, hv) for h, hv in hosts.items() if hv.get("lab_serves_mirror"))
+    mirrors = [(h, hv) for h, hv in hosts.items() if hv.get("lab_serves_mirror")]
+    assert mirrors, "the lab inventory declares no mirror host (lab_serves_mirror)"
     spec = k8s.cluster_spec()
     registry = k8s.Registry(hosts)
     c = SimpleNamespace(
@@ -56,7 +57,7 @@ def cluster():
         worker=k8s.node_name(*workers[0]),
         worker_ip=workers[0][1]["lab_ip"],
         admins=admins,
-        mirror=k8s.container(*mirror),
+        mirror=k8s.container(*mirrors[0]),
         spec=spec,
         registry=registry,
         image={name: k8s.image_ref(spec, name, registry.name) for name in spec["images"]},
