@@ -718,9 +718,11 @@ def release(name: str) -> None:
     if res.returncode != 0 or not res.stdout.strip() or lab.container_state(name) != "running":
         return
     script = (NODE_SCRIPTS / "node.sh").read_text()
-    lab.run(
+    res = lab.run(
         ["podman", "exec", "-i", *env_args({"CGROUP_ROOT": cgroup_root(name)}), name, "bash", "-s", "release"],
         input=script,
         check=False,
         capture=True,
     )
+    if res.returncode != 0:
+        lab.log(f"warning: {name} did not release its pods cleanly: {res.stderr.strip()[-500:]}")
