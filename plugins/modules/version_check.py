@@ -152,6 +152,17 @@ options:
     description:
       - For V(kubernetes), a bearer token. The C(/version) endpoint is usually readable anonymously.
     type: str
+  kubeconfig:
+    description:
+      - For V(kubernetes), a kubeconfig on the target to take the API server URL, its CA and the credentials from
+        (client certificate and key, or a bearer token), instead of O(api_url), O(ca_cert), O(client_cert),
+        O(client_key) and O(api_key).
+      - Reading a YAML kubeconfig needs PyYAML on the target (JSON kubeconfigs do not). Contexts whose user
+        authenticates with an exec plugin or an auth provider are probed anonymously.
+    type: path
+  kube_context:
+    description: For O(kubeconfig), the context to use instead of its current-context.
+    type: str
   binary:
     description:
       - For V(helm) and V(minio), the binary to run, a name looked up in E(PATH) (plus C(/usr/local/bin)) or an
@@ -222,6 +233,12 @@ EXAMPLES = r"""
   loop:
     - {component: helm, binary: helm, minimum: 3.14.0}
     - {component: minio, binary: /usr/local/bin/minio, minimum: RELEASE.2025-04-22T22-12-26Z}
+
+- name: Check the API server a kubeconfig points at
+  onprem.wandb.version_check:
+    component: kubernetes
+    kubeconfig: /root/.kube/config
+    minimum: 1.34.0
 
 - name: Check the operating system (accept Debian testing/sid in a lab)
   onprem.wandb.version_check:
@@ -376,7 +393,7 @@ msg:
 import os  # noqa: E402 - ansible modules import after their documentation
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.onprem.wandb.plugins.module_utils import probes, versions  # noqa: E402
+from ansible_collections.onprem.wandb.plugins.module_utils import kubeconfig, probes, versions  # noqa: E402
 
 try:
     import pymysql
@@ -427,6 +444,50 @@ def _probe_mysql(module):
         raise probes.ProbeError("; ".join(failures)) from None
 
 
+def _kube_connection(module):
+    """probe_kubernetes arguments from the kubeconfig option; data blobs go to private files."""
+    p = module.params
+    path = p["kubeconfig"]
+    where = f"kubeconfig {path}"
+    try:
+        with open(path, encoding="utf-8") as fh:
+            config = kubeconfig.parse(fh.read())
+        conn = kubeconfig.connection(config, p["kube_context"], base_dir=os.path.dirname(path))
+    except OSError as exc:
+        raise probes.ProbeError(f"cannot read {where}: {exc.strerror} (set wandb_kubeconfig)") from None
+    except kubeconfig.KubeconfigError as exc:
+        raise probes.ProbeError(f"{where}: {exc}") from None
+
+    def blob(name, data):
+        target = os.path.join(module.tmpdir, name)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return target
+
+    token = conn.get("token")
+    if conn.get("token_file"):
+        try:
+            with open(conn["token_file"], encoding="utf-8") as fh:
+                token = fh.read().strip()
+        except OSError as exc:
+            raise probes.ProbeError(f"{where}: cannot read tokenFile {conn['token_file']}: {exc.strerror}") from None
+    if token:
+        module.no_log_values.add(token)
+    return {
+        "api_url": conn["server"],
+        "api_key": token,
+        "ca_cert": blob("ca.crt", conn["ca_data"]) if "ca_data" in conn else conn.get("ca_file"),
+        "validate_certs": not conn["insecure"] and p["validate_certs"],
+        "client_cert": blob("client.crt", conn["client_cert_data"])
+        if "client_cert_data" in conn
+        else conn.get("client_cert_file"),
+        "client_key": blob("client.key", conn["client_key_data"])
+        if "client_key_data" in conn
+        else conn.get("client_key_file"),
+    }
+
+
 def _probe(module, component):
     """Return (raw version, source, probe details)."""
     p = module.params
@@ -450,18 +511,21 @@ def _probe(module, component):
         )
         return data["raw"], f"{host}:{port}", data
     if component == "kubernetes":
-        if not p["api_url"]:
-            raise probes.ProbeError("api_url is required to probe kubernetes (or pass the version option)")
-        data = probes.probe_kubernetes(
-            p["api_url"],
-            api_key=p["api_key"],
-            ca_cert=p["ca_cert"],
-            validate_certs=p["validate_certs"],
-            client_cert=p["client_cert"],
-            client_key=p["client_key"],
-            timeout=p["timeout"],
-        )
-        return data["raw"], p["api_url"], data
+        conn = _kube_connection(module) if p["kubeconfig"] else None
+        if conn is None and not p["api_url"]:
+            raise probes.ProbeError(
+                "api_url or kubeconfig is required to probe kubernetes (or pass the version option)"
+            )
+        conn = conn or {
+            "api_url": p["api_url"],
+            "api_key": p["api_key"],
+            "ca_cert": p["ca_cert"],
+            "validate_certs": p["validate_certs"],
+            "client_cert": p["client_cert"],
+            "client_key": p["client_key"],
+        }
+        data = probes.probe_kubernetes(timeout=p["timeout"], **conn)
+        return data["raw"], conn["api_url"], data
     if component in ("helm", "minio"):
         name = p["binary"] or component
         binary = _find_binary(module, name)
@@ -503,6 +567,8 @@ def main():
             "client_key": {"type": "path", "no_log": False},
             "api_url": {"type": "str"},
             "api_key": {"type": "str", "no_log": True},
+            "kubeconfig": {"type": "path"},
+            "kube_context": {"type": "str"},
             "binary": {"type": "str"},
             "timeout": {"type": "int", "default": 5},
         },

@@ -699,7 +699,56 @@ def test_kubernetes_probe_not_json(run, k8s_server):
 def test_kubernetes_requires_api_url(run):
     code, out, _dummy = run({"component": "kubernetes"})
     assert code == 1
-    assert "api_url is required" in out["msg"]
+    assert "api_url or kubeconfig is required" in out["msg"]
+
+
+def _kubeconfig(tmp_path, url, token=None, context="lab"):
+    user = {"token": token} if token else {}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": context,
+        "clusters": [{"name": "c", "cluster": {"server": url}}],
+        "users": [{"name": "u", "user": user}],
+        "contexts": [{"name": "lab", "context": {"cluster": "c", "user": "u"}}],
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_kubernetes_probe_through_kubeconfig(run, k8s_server, tmp_path):
+    server, url = k8s_server(token=TOKEN, payload=dict(K8S_VERSION, gitVersion="v1.33.9"))
+    code, out, text = run(
+        {"component": "kubernetes", "kubeconfig": _kubeconfig(tmp_path, url, TOKEN), "minimum": "1.34.0"}
+    )
+    assert code == 1
+    assert server.seen == [("/version", f"Bearer {TOKEN}")]
+    assert out["source"] == url
+    assert "1.33.9 is older than the minimum 1.34.0" in out["msg"]
+    assert TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    "context, fragment",
+    [("missing", "context missing not found (contexts: lab)"), (None, "")],
+)
+def test_kubernetes_kubeconfig_context(run, k8s_server, tmp_path, context, fragment):
+    _server, url = k8s_server()
+    args = {"component": "kubernetes", "kubeconfig": _kubeconfig(tmp_path, url)}
+    if context:
+        args["kube_context"] = context
+    code, out, _dummy = run(args)
+    if fragment:
+        assert code == 1 and fragment in out["msg"]
+    else:
+        assert code == 0, out["msg"]
+
+
+def test_kubernetes_kubeconfig_missing(run, tmp_path):
+    code, out, _dummy = run({"component": "kubernetes", "kubeconfig": str(tmp_path / "none")})
+    assert code == 1
+    assert "cannot read kubeconfig" in out["msg"] and "wandb_kubeconfig" in out["msg"]
 
 
 # ---------------------------------------------------------------------------
