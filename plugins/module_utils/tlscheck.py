@@ -224,26 +224,28 @@ def check_certificate(
         if not is_ca(cert):
             errors.append(f"{describe(cert)} signs the chain but is not a CA (basicConstraints CA:FALSE or missing)")
 
-    if not dns_sans and not ip_sans:
-        errors.append(
-            f"the certificate {describe(leaf)} has no subjectAltName; clients ignore the common name, "
-            f"so it covers none of {', '.join(names)}"
-        )
-    else:
-        missing = uncovered_names(names, dns_sans, ip_sans)
-        if missing:
+    # Without names (a CA checked on its own) there is nothing to cover.
+    if names:
+        if not dns_sans and not ip_sans:
             errors.append(
-                "the certificate does not cover {} (its names: {})".format(
-                    ", ".join(missing), ", ".join(dns_sans + ip_sans)
-                )
+                f"the certificate {describe(leaf)} has no subjectAltName; clients ignore the common name, "
+                f"so it covers none of {', '.join(names)}"
             )
+        else:
+            missing = uncovered_names(names, dns_sans, ip_sans)
+            if missing:
+                errors.append(
+                    "the certificate does not cover {} (its names: {})".format(
+                        ", ".join(missing), ", ".join(dns_sans + ip_sans)
+                    )
+                )
 
-    try:
-        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        if ExtendedKeyUsageOID.SERVER_AUTH not in usages:
-            errors.append("the certificate's extendedKeyUsage does not allow serverAuth (TLS server)")
-    except x509.ExtensionNotFound:
-        pass
+        try:
+            usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            if ExtendedKeyUsageOID.SERVER_AUTH not in usages:
+                errors.append("the certificate's extendedKeyUsage does not allow serverAuth (TLS server)")
+        except x509.ExtensionNotFound:
+            pass
 
     for cert in path:
         label = "the certificate" if cert is leaf else describe(cert)

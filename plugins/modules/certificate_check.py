@@ -53,7 +53,9 @@ options:
     description: Path on the target of the PEM CA bundle.
     type: path
   names:
-    description: Host names (or IP addresses) the certificate must cover, for example C(wandb_fqdn).
+    description:
+      - Host names (or IP addresses) the certificate must cover, for example C(wandb_fqdn).
+      - An empty list checks a CA on its own (key, signature, validity), without name and usage checks.
     type: list
     elements: str
     required: true

@@ -269,3 +269,10 @@ def test_unreadable_input_raises(pki, field, value, message):
 )
 def test_name_matches(name, pattern, ok):
     assert tlscheck.name_matches(name, pattern) is ok
+
+
+def test_a_ca_alone_without_names(pki):
+    out = tlscheck.check_certificate(pem(pki["ca"]), key_pem(pki["ca_key"]), pem(pki["ca"]), [], now=NOW)
+    assert out["errors"] == []
+    out = tlscheck.check_certificate(pem(pki["ca"]), key_pem(pki["leaf_key"]), pem(pki["ca"]), [], now=NOW)
+    assert any("does not match" in e for e in out["errors"])
