@@ -201,7 +201,7 @@ def load_mirror_manifest() -> dict:
 
 
 def build_mirror() -> Path:
-    """Fill CACHE/mirror: signed apt repositories and a files area."""
+    """Fill CACHE/mirror: signed apt repositories, a files area and a chart repository."""
     manifest = load_mirror_manifest()
     mirror = CACHE / "mirror"
     (mirror / "files").mkdir(parents=True, exist_ok=True)
@@ -211,6 +211,7 @@ def build_mirror() -> Path:
         build_apt_suite(mirror, keyring, suite, sorted(packages))
     for item in manifest.get("files") or []:
         build_file(mirror, item)
+    build_charts(mirror, manifest.get("charts") or [], manifest.get("files") or [])
     return mirror
 
 
@@ -312,6 +313,54 @@ def build_file(mirror: Path, item: dict) -> None:
     shutil.copy2(binary, dest)
     digest = hashlib.sha256(dest.read_bytes()).hexdigest()
     (dest.parent / (dest.name + ".sha256")).write_text(f"{digest}  {dest.name}\n")
+
+
+def artifacts_dir() -> Path:
+    """The upstream sources kept beside the project (shared/artifacts), or WANDB_LAB_ARTIFACTS."""
+    if os.environ.get("WANDB_LAB_ARTIFACTS"):
+        return Path(os.environ["WANDB_LAB_ARTIFACTS"])
+    for parent in ROOT.parents:
+        if (parent / "shared" / "artifacts").is_dir():
+            return parent / "shared" / "artifacts"
+    sys.exit("lab: shared/artifacts (the upstream charts) not found beside the project: set WANDB_LAB_ARTIFACTS")
+
+
+def build_charts(mirror: Path, charts: list[dict], files: list[dict]) -> None:
+    """A Helm chart repository under charts/: each chart packaged from its upstream source
+    with the mirror's own helm, a .sha256 beside each .tgz, and an index.yaml."""
+    if not charts:
+        return
+    helm = next((mirror / "files" / f["dest"] for f in files if f["name"] == "helm"), None)
+    if helm is None or not helm.exists():
+        sys.exit("lab: packaging charts needs the mirror's helm (files: name helm in lab/mirror.yml)")
+    repo = mirror / "charts"
+    repo.mkdir(parents=True, exist_ok=True)
+    source_root = artifacts_dir() / "charts"
+    for chart in charts:
+        source = source_root / chart["source"]
+        digest = hashlib.sha256()
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+        tgz = repo / f"{chart['name']}-{chart['version']}.tgz"
+        stamp = repo / f".{tgz.name}.recipe"
+        key = recipe_key([RECIPE_VERSION, chart, digest.hexdigest()])
+        if tgz.exists() and stamp.exists() and stamp.read_text() == key:
+            continue
+        log(f"packaging chart {chart['name']} {chart['version']} from {source}")
+        # helm package stamps the time into the archive: a package is made once
+        # per recipe and kept, so its pinned digest stays valid.
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            env = dict(os.environ, HELM_CACHE_HOME=tmp, HELM_CONFIG_HOME=tmp, HELM_DATA_HOME=tmp)
+            args = [str(helm), "package", "--version", chart["version"], "-d", tmp, str(source)]
+            if chart.get("app_version"):
+                args += ["--app-version", chart["app_version"]]
+            run(args, capture=True, env=env)
+            shutil.move(str(Path(tmp) / tgz.name), tgz)
+        (repo / f"{tgz.name}.sha256").write_text(f"{hashlib.sha256(tgz.read_bytes()).hexdigest()}  {tgz.name}\n")
+        stamp.write_text(key)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        env = dict(os.environ, HELM_CACHE_HOME=tmp, HELM_CONFIG_HOME=tmp, HELM_DATA_HOME=tmp)
+        run([str(helm), "repo", "index", str(repo)], capture=True, env=env)
 
 
 # ---------------------------------------------------------------- hosts

@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Kubernetes layer, seen from k8sadmin: a lab host outside the cluster.
+
+Every test reads the converged state or runs a refusal that changes nothing,
+so the tests run in any order (and can join a whole-stack scenario).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kubetest import CA, FQDN, cluster_object, curl, ingress_ip, provided_vars  # noqa: E402
+from labtest import host, playbook, recap  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def test_https_reaches_the_backend_with_a_verified_certificate():
+    rc, out = curl(f"https://{FQDN}/hello", "--cacert", CA)
+    assert rc == 0, out
+    answer = json.loads(out)
+    assert answer["host"] == FQDN and answer["path"] == "/hello"
+    assert answer["backend"].startswith("wandb-standin-")
+
+
+def test_https_is_refused_without_the_ca():
+    rc, out = curl(f"https://{FQDN}/")
+    # curl 60: the peer's certificate cannot be verified with the system's CAs.
+    assert rc == 60, out
+
+
+def test_http_redirects_to_https():
+    rc, out = curl(f"http://{FQDN}/some/path?x=1", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}")
+    assert rc == 0, out
+    code, location = out.split(" ", 1)
+    assert code in ("301", "308"), out
+    assert location == f"https://{FQDN}/some/path?x=1"
+
+
+@pytest.mark.parametrize("path, size", [("/files/upload", 100 * MB), ("/nginx-compat/upload", 10 * MB)])
+def test_large_request_bodies_are_accepted(path, size):
+    # W&B uploads large files through the ingress; ingress-nginx's 1 MB default
+    # (or a 413) would break it. /nginx-compat is the class-nginx Ingress.
+    admin = host("k8sadmin")
+    admin.run_test(f"head -c {size} /dev/urandom > /tmp/body.bin")
+    digest = admin.check_output("sha256sum /tmp/body.bin").split()[0]
+    rc, out = curl(f"https://{FQDN}{path}", "--cacert", CA, "--data-binary", "@/tmp/body.bin", "--max-time", "300")
+    assert rc == 0, out
+    answer = json.loads(out)
+    assert answer["method"] == "POST" and answer["path"] == path
+    assert answer["bytes"] == size and answer["sha256"] == digest
+
+
+def test_an_unknown_host_gets_no_wandb_backend():
+    ip = ingress_ip()
+    rc, out = curl(
+        "https://unknown.wandb-lab.internal/",
+        "-k",
+        "--resolve",
+        f"unknown.wandb-lab.internal:443:{ip}",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    )
+    assert rc == 0 and out == "404", out
+    rc, out = curl("https://unknown.wandb-lab.internal/", "-k", "--resolve", f"unknown.wandb-lab.internal:443:{ip}")
+    assert "wandb-standin" not in out
+
+
+def test_tls_secret_and_ca_bundle_are_where_the_readme_says():
+    secret = cluster_object("Secret", "wandb-tls", "wandb")
+    assert secret["type"] == "kubernetes.io/tls"
+    assert set(secret["data"]) >= {"tls.crt", "tls.key", "ca.crt"}
+    configmap = cluster_object("ConfigMap", "wandb-ca", "wandb")
+    bundle = host("k8sadmin").file(CA)
+    assert bundle.mode == 0o644 and bundle.user == "root"
+    assert configmap["data"]["ca.crt"].strip() == bundle.content_string.strip()
+
+
+def test_traefik_runs_the_pinned_image_from_the_site_registry():
+    ds = cluster_object("DaemonSet", "traefik", "traefik", api_version="apps/v1")
+    image = ds["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "mirror.wandb-lab.internal:5000/traefik:v3.6.12"
+    assert ds["status"]["numberReady"] == 1
+    assert cluster_object("IngressClass", "traefik", api_version="networking.k8s.io/v1")
+
+
+def _refusal(vars_file):
+    """Run the certificates part with VARS_FILE; return (result, Secret before, Secret after)."""
+    before = cluster_object("Secret", "wandb-tls", "wandb")
+    result = playbook("--tags", "certificates", "-l", "wandb_kubernetes", "-e", "@" + vars_file)
+    after = cluster_object("Secret", "wandb-tls", "wandb")
+    return result, before, after
+
+
+@pytest.mark.parametrize(
+    "defect, message",
+    [
+        ("wrong_name", "does not cover wandb.wandb-lab.internal"),
+        ("expired", "the certificate expired on"),
+        ("key_mismatch", "the private key does not match the certificate"),
+    ],
+)
+def test_a_bad_certificate_is_refused_and_changes_nothing(defect, message):
+    result, before, after = _refusal(provided_vars(defect))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert message in out, out
+    assert set(recap(out).values()) == {0}, out
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_the_site_provided_source_writes_its_secret():
+    # Another Secret name, so the converged one (and the other tests) stay as they are.
+    elsewhere = {
+        "certificates_secret_name": "wandb-tls-provided",
+        "certificates_ca_configmap_name": "wandb-ca-provided",
+        "certificates_ca_bundle_path": "/etc/onprem-wandb/tls/provided-ca.crt",
+        "certificates_ca_bundle_fetch_dir": "",
+    }
+    args = (
+        "--tags",
+        "certificates",
+        "-l",
+        "wandb_kubernetes",
+        "-e",
+        "@" + provided_vars(None),
+        "-e",
+        json.dumps(elsewhere),
+    )
+    result = playbook(*args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    secret = cluster_object("Secret", "wandb-tls-provided", "wandb")
+    assert secret["type"] == "kubernetes.io/tls"
+    # 20 days left: usable, with the warning under 30 days.
+    assert "WARNING" in result.stdout and "under 30 days" in result.stdout
+    again = playbook(*args)
+    assert set(recap(again.stdout).values()) == {0}, again.stdout
+
+
+def test_an_api_server_older_than_the_policy_is_refused_before_anything_changes():
+    # The lab runs 1.34.4: a floor of 1.35.0 makes it "too old" without another cluster.
+    policy = {"preflight_version_policy_overrides": {"kubernetes": {"minimum": "1.35.0"}}}
+    result = playbook("-l", "wandb_kubernetes", "-e", json.dumps(policy))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "1.34.4 is older than the minimum 1.35.0" in out, out
+    assert "preflight_version_policy_overrides.kubernetes" in out
+    assert set(recap(out).values()) == {0}, out
+    assert "TASK [onprem.wandb.helm" not in out
