@@ -138,7 +138,7 @@ def name_matches(name, pattern):
     pattern = pattern.lower().rstrip(".")
     if not pattern.startswith("*."):
         return name == pattern
-    head, _, rest = name.partition(".")
+    head, _dot, rest = name.partition(".")
     return bool(head) and rest == pattern[2:]
 
 
