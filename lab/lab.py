@@ -486,8 +486,19 @@ def configure_mirror_host(name: str) -> None:
         podman("exec", name, "systemctl", "restart", "nginx")
 
 
+def ensure_inotify_instances(minimum: int = 1024) -> None:
+    """Every systemd host, containerd and kubelet holds inotify instances, and all lab
+    containers are root's: the kernel's default of 128 per user runs out with a few labs
+    (kubelet then dies with "inotify_init: too many open files")."""
+    path = Path("/proc/sys/fs/inotify/max_user_instances")
+    if int(path.read_text()) < minimum:
+        log(f"raising fs.inotify.max_user_instances to {minimum}")
+        path.write_text(f"{minimum}\n")
+
+
 def up(args) -> int:
     hosts = load_inventory(args.inventory)
+    ensure_inotify_instances()
     settings = lab_settings(hosts)
     for image in sorted({hv["lab_image"] for hv in hosts.values()}):
         build_image(image)
