@@ -118,8 +118,8 @@ errors:
   type: list
   elements: str
   sample: ["the certificate does not cover wandb.example.com (its names: other.example.com)"]
-warnings:
-  description: Problems that do not stop its use (expiry within O(warn_days)).
+expiry_warnings:
+  description: Problems that do not stop its use (expiry within O(warn_days)); each is also emitted as a warning.
   returned: always
   type: list
   elements: str
@@ -194,7 +194,7 @@ def _read(module, name, required):
                 msg=f"cannot read {name}_path {path}: {exc.strerror}", usable=False, errors=[], warnings=[]
             )
     if required and not (text or "").strip():
-        module.fail_json(msg=f"{name} (or {name}_path) is required", usable=False, errors=[], warnings=[])
+        module.fail_json(msg=f"{name} (or {name}_path) is required", usable=False, errors=[], expiry_warnings=[])
     return text
 
 
@@ -230,9 +230,11 @@ def main():
         )
     except tlscheck.TLSCheckError as exc:
         result = {"errors": [str(exc)], "warnings": []}
+    # "warnings" in a module result is Ansible's own key.
+    result["expiry_warnings"] = result.pop("warnings")
     result["usable"] = not result["errors"]
-    result["needs_renewal"] = not result["usable"] or bool(result["warnings"])
-    for warning in result["warnings"]:
+    result["needs_renewal"] = not result["usable"] or bool(result["expiry_warnings"])
+    for warning in result["expiry_warnings"]:
         module.warn(warning)
     names = ", ".join(p["names"])
     if result["usable"]:

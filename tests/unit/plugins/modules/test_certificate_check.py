@@ -127,6 +127,7 @@ def test_expiring_certificate_warns_and_asks_for_renewal(capsys, pki):
     )
     assert code == 0
     assert out["needs_renewal"] is True
+    assert any("under 30 days" in w for w in out["expiry_warnings"])
     assert any("under 30 days" in str(w) for w in out["warnings"])
 
 
