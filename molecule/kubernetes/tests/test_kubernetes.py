@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kubetest import CA, FQDN, cluster_object, curl, ingress_ip, provided_vars  # noqa: E402
-from labtest import host, playbook, recap  # noqa: E402
+from labtest import PROJECT, host, playbook, recap  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -146,7 +147,10 @@ def test_the_site_provided_source_writes_its_secret():
 
 def test_an_api_server_older_than_the_policy_is_refused_before_anything_changes():
     # The lab runs 1.34.4: a floor of 1.35.0 makes it "too old" without another cluster.
-    policy = {"preflight_version_policy_overrides": {"kubernetes": {"minimum": "1.35.0"}}}
+    # Extra vars replace the whole dict: keep the lab's own overrides (its MySQL).
+    lab = yaml.safe_load((PROJECT / "inventories/lab/group_vars/all/versions.yml").read_text())
+    overrides = dict(lab.get("preflight_version_policy_overrides") or {}, kubernetes={"minimum": "1.35.0"})
+    policy = {"preflight_version_policy_overrides": overrides}
     result = playbook("-l", "wandb_kubernetes", "-e", json.dumps(policy))
     out = result.stdout + result.stderr
     assert result.returncode != 0, out
@@ -160,8 +164,12 @@ _CERT_MANAGER_OBJECTS = """
 import json, subprocess, sys, time, yaml, kubernetes
 kubernetes.config.load_kube_config()
 client = kubernetes.dynamic.DynamicClient(kubernetes.client.ApiClient())
-rendered = subprocess.run(["helm", "template", "cert-manager", sys.argv[1], "--namespace", "cert-manager",
-                           "--set", "crds.enabled=true"], check=True, capture_output=True, text=True).stdout
+server = kubernetes.client.VersionApi().get_code().git_version
+run = subprocess.run(["helm", "template", "cert-manager", sys.argv[1], "--namespace", "cert-manager",
+                      "--kube-version", server, "--set", "crds.enabled=true"], capture_output=True, text=True)
+if run.returncode:
+    sys.exit("helm template: " + run.stderr)
+rendered = run.stdout
 crds = [d for d in yaml.safe_load_all(rendered) if d and d.get("kind") == "CustomResourceDefinition"]
 api = client.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
 for crd in crds:
