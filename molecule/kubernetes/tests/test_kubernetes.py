@@ -216,3 +216,40 @@ def test_cert_manager_objects_are_accepted_by_the_api():
     out = admin.check_output("python3 -c " + shlex.quote(_CERT_MANAGER_OBJECTS) + f" /tmp/cert-manager.tgz {FQDN}")
     result = json.loads(out.strip().splitlines()[-1])
     assert result == {"crds": 6, "accepted": ["ClusterIssuer", "Certificate"]}
+
+
+_NEAR_ITS_END = """
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+load = lambda p: open(p, "rb").read()
+ca = x509.load_pem_x509_certificate(load("/etc/onprem-wandb/ca/ca.crt"))
+ca_key = serialization.load_pem_private_key(load("/etc/onprem-wandb/ca/ca.key"), None)
+key = serialization.load_pem_private_key(load("/etc/onprem-wandb/tls/wandb.key"), None)
+now = datetime.datetime.now(datetime.timezone.utc)
+cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, sys.argv[1])]))
+        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=10))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(sys.argv[1])]), critical=False)
+        .sign(ca_key, hashes.SHA256()))
+open("/etc/onprem-wandb/tls/wandb.crt", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+"""
+
+
+def test_a_generated_leaf_near_its_end_is_issued_again_on_a_rerun():
+    # Leaves the site converged: a fresh leaf from the same CA and key.
+    admin = host("k8sadmin")
+    admin.check_output("python3 -c " + shlex.quote(_NEAR_ITS_END) + f" {FQDN}")
+    result = playbook("--tags", "certificates", "-l", "wandb_kubernetes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert recap(result.stdout)["k8sadmin"] > 0
+    end = admin.check_output("openssl x509 -noout -enddate -in /etc/onprem-wandb/tls/wandb.crt || true")
+    days = admin.check_output(
+        'python3 -c "import datetime,sys; from cryptography import x509; c = x509.load_pem_x509_certificate('
+        "open('/etc/onprem-wandb/tls/wandb.crt','rb').read()); "
+        'print((c.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)).days)"'
+    )
+    assert int(days) > 300, end
+    rc, out = curl(f"https://{FQDN}/renewed", "--cacert", CA)
+    assert rc == 0 and json.loads(out)["path"] == "/renewed", out
