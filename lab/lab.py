@@ -33,6 +33,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "plugins" / "plugin_utils"))
+import artifacts  # noqa: E402  (the collection's artifact manifest)
+
 CACHE = Path(os.environ.get("WANDB_LAB_CACHE", "/var/cache/onprem-wandb"))
 LABEL = "io.onprem-wandb.lab"
 DEBIAN_MIRROR = os.environ.get("WANDB_LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -194,10 +197,27 @@ def build_image(name: str) -> str:
 
 # ---------------------------------------------------------------- mirror
 def load_mirror_manifest() -> dict:
+    """lab/mirror.yml, with `files:` from the collection's artifact manifest (meta/artifacts.yml):
+    every binary built from Go sources there, pinned by version and sha256 once."""
     import yaml  # PyYAML comes with ansible-core in the project's venv
 
     with open(ROOT / "lab" / "mirror.yml") as fh:
-        return yaml.safe_load(fh) or {}
+        data = yaml.safe_load(fh) or {}
+    data["files"] = [go_file(name, entry) for name, entry in artifacts.manifest()["files"].items() if entry.get("go")]
+    return data
+
+
+def go_file(name: str, entry: dict) -> dict:
+    """A Go-built entry of the artifact manifest as build_file() takes it."""
+    return {
+        "name": name,
+        "module": entry["go"]["module"],
+        "version": entry["go"]["version"],
+        "binary": entry.get("binary") or name,
+        "dest": artifacts.file_path(name, entry).removeprefix("files/"),
+        "build_flags": [f"-ldflags={entry['go']['ldflags']}"] if entry["go"].get("ldflags") else [],
+        "sha256": (entry.get("sha256") or {}).get("amd64", ""),
+    }
 
 
 def build_mirror() -> Path:
@@ -309,9 +329,13 @@ def build_file(mirror: Path, item: dict) -> None:
         for k, v in item.get("env", {}).items():
             env[k] = v
         run(["go", "install", *item.get("build_flags", []), f"{item['module']}@{item['version']}"], env=env)
+    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
+    if item.get("sha256") and digest != item["sha256"]:
+        # The build is reproducible (pinned toolchain, -trimpath, fixed ldflags): another
+        # digest means another toolchain or source, never something to serve.
+        sys.exit(f"lab: files/{item['name']}: {binary} has sha256 {digest}, meta/artifacts.yml pins {item['sha256']}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(binary, dest)
-    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
     (dest.parent / (dest.name + ".sha256")).write_text(f"{digest}  {dest.name}\n")
 
 
