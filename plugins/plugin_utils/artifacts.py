@@ -36,10 +36,13 @@ def load(path: str | Path | None = None) -> dict:
 
 
 def merge(base: dict, override: dict | None) -> dict:
-    """OVERRIDE over BASE: dictionaries merged recursively, anything else replaced."""
+    """OVERRIDE over BASE: dictionaries merged recursively, anything else replaced; a key
+    whose override is None (YAML null) is removed (a site that installs no cert-manager)."""
     out = copy.deepcopy(base)
     for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
@@ -115,10 +118,12 @@ def resolve(man: dict, ref: str, arch: str = "amd64", mirror_url: str = "", **gi
             out["url"] = out["upstream_url"]
     elif kind == "charts":
         out["path"] = chart_path(name, entry)
+        out["sha256"] = entry.get("sha256") or ""
         out["repo_url"] = f"{mirror}/charts" if mirror else entry.get("repo", "")
         out["url"] = f"{mirror}/{out['path']}" if mirror else ""
     elif kind == "images":
         out["source"] = fill(entry.get("source", ""), fields, ref)
+        out["digest"] = entry.get("digest") or ""
     elif kind == "apt" and ("package_version" not in entry or {"distribution", "release"} <= fields.keys()):
         # A pinned group's package version depends on the host's distribution: filled
         # only when it is given (reading the group's version needs neither).
@@ -130,11 +135,15 @@ def resolve(man: dict, ref: str, arch: str = "amd64", mirror_url: str = "", **gi
 
 
 def suite_packages(man: dict, suite: str) -> list[str]:
-    """Every package (name or name=version) a bundle carries for SUITE, sorted."""
+    """Every package (name or name=version) a bundle carries for SUITE, sorted: those of the
+    suite's `groups`, or of every group of apt.packages."""
     spec = suite_spec(man, suite)
     fields = {"distribution": spec["distribution"], "release": spec["release"]}
+    groups = (man.get("apt") or {}).get("packages") or {}
     wanted = set()
-    for group in (man.get("apt") or {}).get("packages") or {}:
+    for group in spec.get("groups") or groups:
+        if group not in groups:
+            raise ValueError(f"apt suite {suite!r} lists group {group!r}, which apt.packages does not define")
         wanted.update(resolve(man, f"apt/{group}", **fields)["packages"])
     return sorted(wanted)
 
@@ -174,6 +183,8 @@ def suite_sources(man: dict, suite: str) -> list[dict]:
                 "suites": [fill(s, fields, what) for s in source.get("suites", [])],
                 "components": [fill(c, fields, what) for c in source.get("components", [])],
                 "signed_by": source.get("signed_by", ""),
+                # A frozen archive (a snapshot) is past its Release file's Valid-Until.
+                "check_valid_until": source.get("check_valid_until", True),
             }
         )
     return out
@@ -236,6 +247,22 @@ def image_pins(images: list[str], man: dict, registry: str = "") -> dict:
         entry["rendered"] = sorted({*pinned.get(match, {}).get("rendered", []), ref})
         pinned[match] = entry
     return {"pinned": [pinned[k] for k in sorted(pinned)], "unpinned": sorted(unpinned)}
+
+
+def unpinned(man: dict) -> list[str]:
+    """The artifacts without a checksum or digest to verify them by: KIND/NAME, sorted."""
+    found = []
+    for kind in ("toolchains", "files"):
+        for name, entry in (man.get(kind) or {}).items():
+            if not (entry.get("sha256") or {}).get("amd64"):
+                found.append(f"{kind}/{name}")
+    for name, entry in (man.get("charts") or {}).items():
+        if not entry.get("sha256"):
+            found.append(f"charts/{name}")
+    for name, entry in (man.get("images") or {}).items():
+        if not entry.get("digest"):
+            found.append(f"images/{name}")
+    return sorted(found)
 
 
 def validate(man: dict) -> list[str]:

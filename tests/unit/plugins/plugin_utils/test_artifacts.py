@@ -65,6 +65,7 @@ def test_merge_overrides_recursively_and_replaces_lists():
     out = artifacts.merge(base, {"a": {"c": [3]}, "e": 2})
     assert out == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}
     assert base["a"]["c"] == [1, 2]
+    assert artifacts.merge(base, {"a": {"b": None}, "d": None}) == {"a": {"c": [1, 2]}}
 
 
 def test_site_override_changes_one_field(man):
@@ -186,14 +187,17 @@ def test_parse_image_refuses_garbage(ref):
 
 
 def test_image_pins_from_rendered_references():
-    man = artifacts.manifest(
-        {
-            "images": {
-                "controller": {"repository": "wandb/controller", "tag": "1.22.0", "digest": DIGEST},
-                "cm": {"repository": "jetstack/cert-manager-controller", "tag": "v1.21.1", "digest": ""},
-            }
+    man = {
+        "images": {
+            "controller": {"repository": "wandb/controller", "tag": "1.22.0", "digest": DIGEST},
+            "cm": {"repository": "jetstack/cert-manager-controller", "tag": "v1.21.1", "digest": ""},
+            "traefik": {
+                "repository": "traefik",
+                "tag": "v3.7.11",
+                "source": "docker://docker.io/library/traefik:{tag}",
+            },
         }
-    )
+    }
     rendered = [
         "registry.site:5000/wandb/controller:1.22.0@" + DIGEST,
         "registry.site:5000/traefik:v3.7.11",
@@ -234,3 +238,19 @@ def test_registry_project_in_front_of_the_repository():
 def test_validate_names_what_is_wrong(override, message):
     errors = artifacts.validate(artifacts.manifest(override))
     assert any(message in e for e in errors), errors
+
+
+def test_a_suite_may_carry_only_some_groups():
+    site = artifacts.manifest({"apt": {"suites": {"bookworm": {"groups": ["redis"]}}}})
+    assert artifacts.suite_packages(site, "bookworm") == ["redis-server"]
+    wrong = artifacts.manifest({"apt": {"suites": {"bookworm": {"groups": ["nope"]}}}})
+    with pytest.raises(ValueError, match="lists group 'nope'"):
+        artifacts.suite_packages(wrong, "bookworm")
+
+
+def test_unpinned_lists_what_has_no_checksum(man):
+    assert "files/mc" not in artifacts.unpinned(man)
+    assert "charts/traefik" in artifacts.unpinned(man)
+    assert "images/traefik" in artifacts.unpinned(man)
+    site = artifacts.manifest({"files": {"mc": {"sha256": {"amd64": ""}}}})
+    assert "files/mc" in artifacts.unpinned(site)
