@@ -455,6 +455,10 @@ def run_args(host: str, hv: dict, settings: dict, mirror: Path, image: str) -> l
     if hv.get("lab_serves_mirror"):
         registry = k8s.registry_storage(settings["name"])
         args += ["-v", f"{mirror}:/srv/mirror:ro,Z", "-v", f"{registry}:/var/lib/docker-registry:Z"]
+    # More directories of this machine, e.g. an air-gap bundle for playbooks/mirror.yml.
+    for volume in hv.get("lab_volumes", []):
+        Path(volume.split(":", 1)[0]).mkdir(parents=True, exist_ok=True)
+        args += ["-v", volume]
     if hv.get("lab_k8s"):
         args += k8s.node_run_args(name)
     elif hv["lab_image"] in ("sid", "trixie"):
