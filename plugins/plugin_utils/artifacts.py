@@ -60,7 +60,7 @@ def fill(template, fields: dict, what: str = "") -> str:
     """TEMPLATE with every {field} replaced; an unknown field is an error naming it."""
     if not isinstance(template, str):
         return template
-    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    names = [part[1] for part in string.Formatter().parse(template) if part[1]]
     missing = sorted({n for n in names if n not in fields})
     if missing:
         raise ValueError(f"{what or template!r}: unknown field(s) {', '.join(missing)} in {template!r}")
@@ -196,7 +196,7 @@ def parse_image(ref: str) -> dict:
     ref = str(ref).strip()
     if not ref or any(c.isspace() for c in ref):
         raise ValueError(f"{ref!r} is not an image reference")
-    rest, _, digest = ref.partition("@")
+    rest, _at, digest = ref.partition("@")
     registry = ""
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
