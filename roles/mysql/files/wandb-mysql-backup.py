@@ -1,8 +1,13 @@
-# {{ ansible_managed }}
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Take one consistent backup of W&B's MySQL databases (onprem.wandb.mysql).
 
   python3 wandb-mysql-backup [CONFIG]    (default /etc/mysql/onprem-wandb/backup.json)
+
+Installed by the role as it is; every setting comes from CONFIG, a JSON file
+the role writes (templates/wandb-mysql-backup.json.j2): dir, prefix,
+databases, retention_days, status_file, defaults_file, gzip_level, lock_file
+and offsite ({"type": "none"}, rsync: dest, ssh_key, known_hosts,
+password_file; s3: mc, config_dir, env_file, bucket, prefix).
 
 On a replica the applier (SQL thread) pauses while the table checksums are
 read and the dump runs, so the dump, its checksums and its GTID set describe
@@ -28,8 +33,8 @@ import subprocess
 import sys
 import time
 
-CONFIG = sys.argv[1] if len(sys.argv) > 1 else "/etc/mysql/onprem-wandb/backup.json"
-LOCK = "/run/lock/wandb-mysql-backup.lock"
+DEFAULT_CONFIG = "/etc/mysql/onprem-wandb/backup.json"
+DEFAULT_LOCK = "/run/lock/wandb-mysql-backup.lock"
 NAME_RE = re.compile(r"^(?P<prefix>.+)-(?P<stamp>\d{8}T\d{6}Z)\.sql\.gz$")
 GTID_RE = re.compile(r"GTID_PURGED=(?:/\*!80000 '\+'\*/ )?'\+?([^']*)'")
 
@@ -114,7 +119,9 @@ def sha256(path):
 def take_backup(cfg, name):
     path = os.path.join(cfg["dir"], name)
     partial = path + ".partial"
-    applier = sql(cfg, "SELECT service_state FROM performance_schema.replication_applier_status WHERE channel_name = ''")
+    applier = sql(
+        cfg, "SELECT service_state FROM performance_schema.replication_applier_status WHERE channel_name = ''"
+    )
     paused = bool(applier) and applier[0][0] == "ON"
     schemas = ", ".join("'" + d.replace("'", "''") + "'" for d in cfg["databases"])
     if paused:
@@ -198,13 +205,13 @@ def offsite_s3(cfg, files, manifest):
 
 
 def prune(cfg, keep):
-    limit = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=cfg["retention_days"])
+    limit = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=cfg["retention_days"])
     removed = []
     for entry in sorted(os.listdir(cfg["dir"])):
         match = NAME_RE.match(entry)
         if not match or match.group("prefix") != cfg["prefix"] or entry == keep:
             continue
-        stamp = datetime.datetime.strptime(match.group("stamp"), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+        stamp = datetime.datetime.strptime(match.group("stamp"), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
         if stamp < limit:
             for suffix in ("", ".sha256", ".json"):
                 path = os.path.join(cfg["dir"], entry + suffix)
@@ -218,7 +225,7 @@ def prune(cfg, keep):
 
 
 def now_iso():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_status(cfg, status):
@@ -229,23 +236,39 @@ def write_status(cfg, status):
     os.replace(tmp, cfg["status_file"])
 
 
-def main():
-    with open(CONFIG) as f:
+def load_config(path):
+    with open(path) as f:
         cfg = json.load(f)
+    missing = [
+        key
+        for key in ("dir", "prefix", "databases", "retention_days", "status_file", "defaults_file")
+        if key not in cfg
+    ]
+    if missing:
+        raise BackupError(f"{path} lacks {', '.join(missing)}")
+    cfg.setdefault("gzip_level", 6)
+    cfg.setdefault("lock_file", DEFAULT_LOCK)
+    cfg.setdefault("offsite", {"type": "none"})
+    return cfg
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    cfg = load_config(argv[0] if argv else DEFAULT_CONFIG)
     os.makedirs(cfg["dir"], mode=0o700, exist_ok=True)
     try:
         with open(cfg["status_file"]) as f:
             status = json.load(f)
     except (OSError, ValueError):
         status = {}
-    lock = open(LOCK, "w")
+    lock = open(cfg["lock_file"], "w")  # held (and locked) until the process ends
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        sys.exit("another backup is running (lock " + LOCK + ")")
+        sys.exit("another backup is running (lock " + cfg["lock_file"] + ")")
     started = time.monotonic()
     status["last_attempt"] = now_iso()
-    name = f"{cfg['prefix']}-{datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.sql.gz"
+    name = f"{cfg['prefix']}-{datetime.datetime.now(datetime.UTC).strftime('%Y%m%dT%H%M%SZ')}.sql.gz"
     try:
         files, manifest = take_backup(cfg, name)
         kind = cfg["offsite"]["type"]
