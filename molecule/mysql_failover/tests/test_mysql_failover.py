@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Promotion of the MySQL pair with writes running.
 
-The tests run in file order and build on each other: refusals first (nothing
-may change), then a switchover under a write load, a rerun of the role with the
-now stale inventory, a failover after the primary's server is killed, the
-rejoin of the old primary as the standby, and a failover of a primary whose host
-is unreachable. The floating writer address is checked after each promotion."""
+The pair goes through one sequence of stages: converged; the refusals (nothing may change); a
+switchover under a write load; a rerun of the role with the now stale inventory; a failover after
+the primary's server is killed; the role refusing the fenced host; the rejoin of the old primary as
+the standby; a failover of a primary whose host is unreachable. Each stage is a module fixture that
+depends on the stage before it, runs it, and records what it produced: the playbook's JSON result
+and the servers' state at that moment. Tests only assert on those records, so they do not depend on
+their order or selection: `pytest -k rejoin` builds every stage up to the rejoin, in order.
+Host names, addresses and the floating address come from the scenario's inventory."""
 
 import re
 import shlex
@@ -17,16 +20,21 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from labtest import PREFIX, host, playbook  # noqa: E402
+from labtest import PREFIX, Inventory, host, run_playbook  # noqa: E402
 from mysqltest import replica_status, rows, sql  # noqa: E402
 
-IP = {"mysql1": "10.89.45.11", "mysql2": "10.89.45.12"}
-VIP = "10.89.45.100"  # mysql_vip_address in host_vars
+INVENTORY = Inventory()
+PAIR = INVENTORY.hosts("wandb_mysql")
+IP = {name: INVENTORY.address(name) for name in PAIR}
+VIP = INVENTORY.var(PAIR[0], "mysql_vip_address")
+INVENTORY_PRIMARY = next(n for n in PAIR if INVENTORY.var(n, "mysql_role") == "primary")
 CA = "/etc/mysql/onprem-wandb-tls/ca.crt"
+CNF = "/etc/mysql/mysql.conf.d/zz-onprem-wandb.cnf"
+SECRETS = "/etc/mysql/onprem-wandb"
+CLIENT_CNF = "/root/.wandb-client.cnf"  # W&B's login for the test clients, root only
 RERUN = "molecule/mysql_failover/rerun.yml"
 SWITCHOVER = "playbooks/mysql_switchover.yml"
 FAILOVER = "playbooks/mysql_failover.yml"
-WRITER_HOST = "mysql1"  # the writer's client runs here; its server may be down
 WRITER_DIR = "/tmp/writer"
 
 # A client that keeps inserting numbered rows, one connection per row, into
@@ -38,13 +46,12 @@ WRITER = r"""#!/bin/bash
 set -u
 dir=$1; shift
 hosts=("$@"); cur=0; i=0
-export MYSQL_PWD="$(cat "$dir/password")"
 : > "$dir/ok"; : > "$dir/err"
 while [ ! -e "$dir/stop" ]; do
   i=$((i + 1))
   while [ ! -e "$dir/stop" ]; do
     h=${hosts[$cur]}
-    out=$(mysql -u wandb -h "$h" --protocol=TCP --connect-timeout=2 -N -B \
+    out=$(mysql --defaults-extra-file=/root/.wandb-client.cnf -h "$h" --protocol=TCP --connect-timeout=2 -N -B \
           -e "INSERT INTO wandb_local.writes (id, host) VALUES ($i, '$h')" 2>&1)
     rc=$?
     if [ $rc -eq 0 ] || [[ $out == *"Duplicate entry"* ]]; then
@@ -62,110 +69,15 @@ touch "$dir/stopped"
 MEASURED = {}
 
 
-def variable(name, var):
-    return rows(name, f"SELECT @@GLOBAL.{var}")[0][0]
+# --- Reading the servers ------------------------------------------------------
 
 
-def assert_standby_of(standby, primary):
-    for _attempt in range(30):
-        status = replica_status(standby)
-        if status.get("Replica_IO_Running") == "Yes" and status.get("Replica_SQL_Running") == "Yes":
-            break
-        time.sleep(1)
-    assert status.get("Source_Host") == IP[primary], status
-    assert status["Replica_IO_Running"] == "Yes" and status["Replica_SQL_Running"] == "Yes", status
-    assert status["Auto_Position"] == "1", status
-    assert variable(standby, "super_read_only") == "1"
-    res = sql(standby, "INSERT INTO wandb_local.writes (id, host) VALUES (-1, 'refused')")
-    assert res.rc != 0 and "super-read-only" in res.stderr, res.stderr
-
-
-def assert_primary(name):
-    assert variable(name, "read_only") == "0"
-    assert variable(name, "super_read_only") == "0"
-    assert replica_status(name) == {}
-
-
-def state_snapshot():
-    """What a refused operation must not change."""
-    return {
-        name: (
-            variable(name, "read_only"),
-            variable(name, "super_read_only"),
-            replica_status(name).get("Source_Host"),
-            host(name).check_output("md5sum /etc/mysql/mysql.conf.d/zz-onprem-wandb.cnf"),
-        )
-        for name in IP
-    }
-
-
-def start_writer():
-    w = host(WRITER_HOST)
-    w.run(f"rm -rf {WRITER_DIR} && mkdir -p {WRITER_DIR}")
-    primary = next(name for name in IP if variable(name, "read_only") == "0")
-    password = host(primary).check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip()
-    w.run(f"umask 077 && printf %s {shlex.quote(password)} > {WRITER_DIR}/password")
-    w.run(f"cat > {WRITER_DIR}/writer.sh <<'EOF'\n{WRITER}EOF")
-    # Start on the live primary: the first target is the first address.
-    targets = [IP[primary]] + [ip for name, ip in IP.items() if name != primary]
-    res = w.run(
-        f"setsid nohup bash {WRITER_DIR}/writer.sh {WRITER_DIR} {' '.join(targets)} </dev/null >/dev/null 2>&1 &"
-    )
-    assert res.rc == 0, res.stderr
-
-
-def committed():
-    """(id, time, host) of every acknowledged row, in order."""
-    out = host(WRITER_HOST).check_output(f"cat {WRITER_DIR}/ok")
-    return [(int(i), float(t), h) for i, t, h in (line.split() for line in out.splitlines())]
-
-
-def wait_for_writes(count, on_host=None, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        done = [r for r in committed() if on_host is None or r[2] == IP[on_host]]
-        if len(done) >= count:
-            return
-        time.sleep(1)
-    err = host(WRITER_HOST).run(f"tail -5 {WRITER_DIR}/err").stdout
-    pytest.fail(f"the writer did not commit {count} rows on {on_host or 'any server'}: {err}")
-
-
-def stop_writer():
-    w = host(WRITER_HOST)
-    w.run(f"touch {WRITER_DIR}/stop")
-    for _attempt in range(30):
-        if w.file(f"{WRITER_DIR}/stopped").exists:
-            break
-        time.sleep(0.5)
-    return committed()
-
-
-def longest_gap(done):
-    """Longest time between two acknowledged rows: how long writes were blocked."""
-    times = [t for _i, t, _h in done]
-    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
-
-
-def assert_all_present(done, name):
-    ids = {i for i, _t, _h in done}
-    present = {int(r[0]) for r in rows(name, "SELECT id FROM wandb_local.writes")}
-    missing = sorted(ids - present)
-    assert not missing, f"{len(missing)} committed rows missing on {name}: {missing[:20]}"
-
-
-def write_and_replicate(primary, standby, row_id, note):
-    """Write row ROW_ID on PRIMARY and wait until STANDBY has it."""
-    res = sql(primary, f"INSERT INTO wandb_local.writes (id, host) VALUES ({row_id}, '{note}')")
-    assert res.rc == 0, res.stderr
-    for _attempt in range(20):
-        if rows(standby, f"SELECT host FROM wandb_local.writes WHERE id = {row_id}") == [[note]]:
-            return
-        time.sleep(0.5)
-    pytest.fail(f"row {row_id} written on {primary} did not reach {standby}")
+def other(name):
+    return next(n for n in PAIR if n != name)
 
 
 def running(name):
+    """Whether the host (its container) runs."""
     res = subprocess.run(
         ["podman", "inspect", "-f", "{{.State.Running}}", f"{PREFIX}-{name}"],
         capture_output=True,
@@ -175,202 +87,491 @@ def running(name):
     return res.stdout.strip() == "true"
 
 
-def assert_vip_on(primary, timeout=60, client=None):
-    """The floating address answers on PRIMARY: asked from CLIENT (default the other host) as
-    W&B's user, over TLS that verifies the pair's CA and the VIP's name in the certificate; of the
-    running hosts only PRIMARY holds it. Returns the seconds it took to get there."""
-    client = client or next(name for name in IP if name != primary)
-    password = host(client).check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip()
+def server(name):
+    """One server's live state, or {"answering": False}."""
+    if not running(name):
+        return {"answering": False, "host_running": False}
+    res = sql(name, "SELECT @@GLOBAL.read_only, @@GLOBAL.super_read_only")
+    if res.rc != 0:
+        return {"answering": False, "host_running": True}
+    read_only, super_read_only = res.stdout.split()
+    status = replica_status(name)
+    return {
+        "answering": True,
+        "read_only": read_only,
+        "super_read_only": super_read_only,
+        "source": status.get("Source_Host"),
+        "io": status.get("Replica_IO_Running"),
+        "sql": status.get("Replica_SQL_Running"),
+        "auto_position": status.get("Auto_Position"),
+    }
+
+
+def host_files(name):
+    """The role's managed configuration, the unit state and the fence marker of NAME."""
+    h = host(name)
+    return {
+        "cnf": h.check_output(f"cat {CNF}"),
+        "enabled": h.run("systemctl is-enabled mysql").stdout.strip(),
+        "fenced": h.file(f"{SECRETS}/fenced").exists,
+    }
+
+
+def snapshot():
+    """What a refused operation must not change."""
+    return {
+        name: (server(name), host(name).check_output(f"md5sum {CNF}"), host(name).file(f"{SECRETS}/fenced").exists)
+        for name in PAIR
+    }
+
+
+def wait_standby(standby, timeout=60):
+    """The standby's state once both replication threads run (or TIMEOUT passed)."""
+    deadline = time.time() + timeout
+    while True:
+        state = server(standby)
+        if state.get("io") == "Yes" and state.get("sql") == "Yes" or time.time() > deadline:
+            return state
+        time.sleep(1)
+
+
+def refuses_writes(name):
+    res = sql(name, "INSERT INTO wandb_local.writes (id, host) VALUES (-1, 'refused')")
+    return res.rc != 0 and "super-read-only" in res.stderr
+
+
+def semi_sync_source(name):
+    return dict(rows(name, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_source_status'"))["Rpl_semi_sync_source_status"]
+
+
+def ids_on(name):
+    return {int(r[0]) for r in rows(name, "SELECT id FROM wandb_local.writes")}
+
+
+def client_login(name):
+    """W&B's login, from the host's copy of the generated password, in a root-only option file."""
+    res = host(name).run(
+        f"umask 077 && {{ printf '[client]\\nuser=wandb\\npassword='; cat {SECRETS}/wandb_password; }} > {CLIENT_CNF}"
+    )
+    assert res.rc == 0, res.stderr
+
+
+def vip(primary, client, timeout=60):
+    """Ask the floating address from CLIENT as W&B's user, over TLS that verifies the pair's CA and the
+    VIP's name, until PRIMARY answers as the writable server; which running hosts hold it; how long."""
+    client_login(client)
     query = "SELECT @@GLOBAL.report_host, @@GLOBAL.read_only"
     cmd = (
-        f"MYSQL_PWD={shlex.quote(password)} mysql -u wandb -h {VIP} --protocol=TCP --connect-timeout=2 "
+        f"mysql --defaults-extra-file={CLIENT_CNF} -h {VIP} --protocol=TCP --connect-timeout=2 "
         f"--ssl-mode=VERIFY_IDENTITY --ssl-ca={CA} -N -B -e {shlex.quote(query)}"
     )
     started = time.time()
     while True:
         res = host(client).run(cmd)
-        if res.rc == 0 and res.stdout.split() == [IP[primary], "0"]:
+        answer = res.stdout.split() if res.rc == 0 else []
+        if answer == [IP[primary], "0"] or time.time() - started > timeout:
             break
-        if time.time() - started > timeout:
-            pytest.fail(f"the VIP {VIP} did not answer on {primary} within {timeout} s: {res.stdout} {res.stderr}")
         time.sleep(1)
-    took = time.time() - started
-    holders = [name for name in IP if running(name) and f" {VIP}/" in host(name).check_output("ip -4 -o addr show")]
-    assert holders == [primary], holders
-    return took
+    holders = [n for n in PAIR if running(n) and f" {VIP}/" in host(n).check_output("ip -4 -o addr show")]
+    return {"answer": answer, "holders": holders, "seconds": round(time.time() - started, 1), "error": res.stderr}
 
 
-def run(path, *args):
-    started = time.time()
-    res = playbook(*args, playbook_path=path)
-    # Messages may be folded over lines by the YAML output: match on words.
-    out = " ".join((res.stdout + res.stderr).replace("\\\n", "").split())
-    return res, out, time.time() - started
+# --- The write load --------------------------------------------------------------
 
 
-def test_the_pair_starts_healthy():
-    assert_primary("mysql1")
-    assert_standby_of("mysql2", "mysql1")
-    password = host("mysql1").check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip()
-    # The standby keeps a copy of the generated password for its promotion.
-    assert host("mysql2").check_output("cat /etc/mysql/onprem-wandb/wandb_password").strip() == password
-    assert_vip_on("mysql1")
-    res = sql(
-        "mysql1",
-        "DROP TABLE IF EXISTS wandb_local.writes; CREATE TABLE wandb_local.writes (id INT PRIMARY KEY, host VARCHAR(32))",
+def start_writer(primary, client):
+    """Start the writer on CLIENT, aimed at PRIMARY first."""
+    w = host(client)
+    client_login(client)
+    w.run(f"rm -rf {WRITER_DIR} && mkdir -p {WRITER_DIR}")
+    w.run(f"cat > {WRITER_DIR}/writer.sh <<'EOF'\n{WRITER}EOF")
+    targets = [IP[primary], IP[other(primary)]]
+    res = w.run(
+        f"setsid nohup bash {WRITER_DIR}/writer.sh {WRITER_DIR} {' '.join(targets)} </dev/null >/dev/null 2>&1 &"
     )
     assert res.rc == 0, res.stderr
 
 
-def test_switchover_refuses_an_unhealthy_standby():
-    assert sql("mysql2", "STOP REPLICA SQL_THREAD").rc == 0
-    try:
-        before = state_snapshot()
-        res, out, _t = run(SWITCHOVER)
-        assert res.returncode != 0, out
-        assert "is not healthy enough to take over" in out and "SQL thread No" in out, out
-        assert "Nothing was changed" in out, out
-        assert state_snapshot() == before
-    finally:
-        assert sql("mysql2", "START REPLICA SQL_THREAD").rc == 0
-    assert_standby_of("mysql2", "mysql1")
+def committed(client):
+    """(id, time, address) of every acknowledged row, in order."""
+    out = host(client).check_output(f"cat {WRITER_DIR}/ok")
+    return [(int(i), float(t), h) for i, t, h in (line.split() for line in out.splitlines())]
 
 
-def test_switchover_refuses_a_target_that_is_not_the_standby():
-    before = state_snapshot()
-    res, out, _t = run(SWITCHOVER, "-e", "mysql_switchover_to=mysql1")
-    assert res.returncode != 0, out
-    assert "mysql_switchover_to=mysql1 is not the live standby" in out, out
-    assert state_snapshot() == before
+def wait_for_writes(client, count, on_host=None, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len([r for r in committed(client) if on_host is None or r[2] == IP[on_host]]) >= count:
+            return
+        time.sleep(1)
+    err = host(client).run(f"tail -5 {WRITER_DIR}/err").stdout
+    pytest.fail(f"the writer did not commit {count} rows on {on_host or 'any server'}: {err}")
 
 
-def test_failover_refuses_while_the_primary_is_alive():
-    before = state_snapshot()
-    res, out, _t = run(FAILOVER)
-    assert res.returncode != 0, out
-    assert "A writable server is up: mysql1" in out, out
-    assert state_snapshot() == before
-
-
-def test_switchover_under_writes_loses_nothing():
-    start_writer()
-    try:
-        wait_for_writes(30)
-        res, out, took = run(SWITCHOVER)
-        assert res.returncode == 0, out
-        wait_for_writes(30, on_host="mysql2")
-    finally:
-        done = stop_writer()
-    blocked = re.search(r"Writes were refused for ([0-9.]+) s", out)
-    assert blocked, out
-    MEASURED["switchover playbook (s)"] = round(took, 1)
-    MEASURED["switchover writes refused, playbook (s)"] = float(blocked.group(1))
-    MEASURED["switchover writes blocked, writer (s)"] = round(longest_gap(done), 2)
-    MEASURED["switchover rows committed"] = len(done)
-    assert_primary("mysql2")
-    MEASURED["switchover VIP on the new primary after the playbook (s)"] = round(assert_vip_on("mysql2"), 1)
-    assert_all_present(done, "mysql2")
-    assert_standby_of("mysql1", "mysql2")
-    # The old primary has every row too, through replication from the new one.
+def stop_writer(client):
+    w = host(client)
+    w.run(f"touch {WRITER_DIR}/stop")
     for _attempt in range(30):
-        if rows("mysql1", "SELECT COUNT(*) FROM wandb_local.writes") == rows(
-            "mysql2", "SELECT COUNT(*) FROM wandb_local.writes"
-        ):
+        if w.file(f"{WRITER_DIR}/stopped").exists:
+            break
+        time.sleep(0.5)
+    return committed(client)
+
+
+def longest_gap(done):
+    """Longest time between two acknowledged rows: how long writes were blocked."""
+    times = [t for _i, t, _h in done]
+    return max((b - a for a, b in zip(times, times[1:], strict=False)), default=0.0)
+
+
+def write_and_replicate(primary, standby, row_id, note):
+    """Write row ROW_ID on PRIMARY; whether STANDBY has it within 10 s."""
+    res = sql(primary, f"INSERT INTO wandb_local.writes (id, host) VALUES ({row_id}, '{note}')")
+    assert res.rc == 0, res.stderr
+    for _attempt in range(20):
+        if rows(standby, f"SELECT host FROM wandb_local.writes WHERE id = {row_id}") == [[note]]:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def missing(done, name):
+    return sorted({i for i, _t, _h in done} - ids_on(name))
+
+
+# --- The stages, in their one order ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def converged():
+    """The pair as site.yml left it, and the table the writer fills."""
+    primary, standby = INVENTORY_PRIMARY, other(INVENTORY_PRIMARY)
+    res = sql(
+        primary,
+        "DROP TABLE IF EXISTS wandb_local.writes; CREATE TABLE wandb_local.writes (id INT PRIMARY KEY, host VARCHAR(32))",
+    )
+    assert res.rc == 0, res.stderr
+    return {
+        "primary": primary,
+        "standby": standby,
+        "servers": {primary: server(primary), standby: wait_standby(standby)},
+        "table_replicated": write_and_replicate(primary, standby, 0, "converged"),
+        "passwords": {n: host(n).check_output(f"cat {SECRETS}/wandb_password").strip() for n in PAIR},
+        "standby_refuses_writes": refuses_writes(standby),
+        "vip": vip(primary, client=standby),
+    }
+
+
+@pytest.fixture(scope="module")
+def refusals(converged):
+    """Three requests each playbook must refuse while changing nothing."""
+    primary, standby = converged["primary"], converged["standby"]
+    out = {}
+    assert sql(standby, "STOP REPLICA SQL_THREAD").rc == 0
+    try:
+        before = snapshot()
+        out["unhealthy standby"] = (run_playbook(playbook_path=SWITCHOVER), before, snapshot())
+    finally:
+        assert sql(standby, "START REPLICA SQL_THREAD").rc == 0
+    out["standby after the refusal"] = wait_standby(standby)
+    before = snapshot()
+    out["wrong target"] = (
+        run_playbook("-e", f"mysql_switchover_to={primary}", playbook_path=SWITCHOVER),
+        before,
+        snapshot(),
+    )
+    before = snapshot()
+    out["primary alive"] = (run_playbook(playbook_path=FAILOVER), before, snapshot())
+    return out
+
+
+@pytest.fixture(scope="module")
+def switched_over(refusals, converged):
+    """A switchover while a client writes: the standby becomes the primary."""
+    old, new = converged["primary"], converged["standby"]
+    start_writer(old, client=old)
+    try:
+        wait_for_writes(old, 30)
+        run = run_playbook(playbook_path=SWITCHOVER)
+        if run.rc == 0:
+            wait_for_writes(old, 30, on_host=new)
+    finally:
+        done = stop_writer(old)
+    assert run.rc == 0, run
+    standby = wait_standby(old)
+    for _attempt in range(30):  # the old primary replays every row from the new one
+        if not missing(done, old):
             break
         time.sleep(1)
-    assert_all_present(done, "mysql1")
-    # The writer saw the primary refuse writes and moved on.
-    assert host(WRITER_HOST).run(f"grep -c read-only {WRITER_DIR}/err").stdout.strip() != "0"
-    status = dict(rows("mysql2", "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_source_%'"))
-    assert status["Rpl_semi_sync_source_status"] == "ON", status
-    print(f"\nMEASURED {MEASURED}")
+    return {
+        "old": old,
+        "new": new,
+        "run": run,
+        "done": done,
+        "servers": {new: server(new), old: standby},
+        "old_refuses_writes": refuses_writes(old),
+        "missing": {n: missing(done, n) for n in PAIR},
+        "read_only_errors": int(host(old).run(f"grep -c read-only {WRITER_DIR}/err").stdout.strip() or 0),
+        "semi_sync": semi_sync_source(new),
+        "vip": vip(new, client=old),
+    }
 
 
-def test_role_rerun_follows_the_live_roles_and_changes_nothing():
+@pytest.fixture(scope="module")
+def rerun(switched_over):
+    """The role alone on the pair, with the inventory still naming the old primary."""
+    new, old = switched_over["new"], switched_over["old"]
     # Backups are another scenario's concern: everything else of the role runs.
-    res, out, took = run(RERUN, "--tags", "mysql_install,mysql_configure,mysql_replication")
-    assert res.returncode == 0, out
-    MEASURED["role rerun after switchover (s)"] = round(took, 1)
-    assert "the inventory is out of date. mysql2 is the live primary" in out, out
-    recap = re.findall(r"(mysql[12]) : ok=\d+ changed=(\d+)", out)
-    assert len(recap) == 2 and all(c == "0" for _h, c in recap), recap
-    assert_primary("mysql2")
-    assert_standby_of("mysql1", "mysql2")
-    assert "super_read_only = OFF" in host("mysql2").check_output("cat /etc/mysql/mysql.conf.d/zz-onprem-wandb.cnf")
+    run = run_playbook("--tags", "mysql_install,mysql_configure,mysql_replication", playbook_path=RERUN)
+    return {
+        "new": new,
+        "old": old,
+        "run": run,
+        "servers": {new: server(new), old: wait_standby(old)},
+        "files": {n: host_files(n) for n in PAIR},
+    }
 
 
-def test_failover_after_the_primary_dies_loses_nothing():
-    start_writer()
+@pytest.fixture(scope="module")
+def failed_over(rerun):
+    """The primary's server killed while a client writes; the failover playbook promotes the standby."""
+    dead, new = rerun["new"], rerun["old"]
+    start_writer(dead, client=new)
     try:
-        wait_for_writes(30)
+        wait_for_writes(new, 30)
         killed = time.time()
         # A crash: mysqld killed outright, and kept down (systemd would restart it).
-        res = host("mysql2").run("kill -9 $(pidof mysqld); systemctl stop mysql")
+        res = host(dead).run("kill -9 $(pidof mysqld); systemctl stop mysql")
         assert res.rc == 0, res.stderr
-        res, out, took = run(FAILOVER)
-        assert res.returncode == 0, out
-        wait_for_writes(30, on_host="mysql1")
+        run = run_playbook(playbook_path=FAILOVER)
+        if run.rc == 0:
+            wait_for_writes(new, 30, on_host=new)
     finally:
-        done = stop_writer()
-    first_on_new = min(t for _i, t, h in done if h == IP["mysql1"])
-    MEASURED["failover playbook (s)"] = round(took, 1)
-    MEASURED["failover writes blocked, kill to first write (s)"] = round(first_on_new - killed, 1)
-    assert_primary("mysql1")
-    MEASURED["failover VIP on the new primary after the playbook (s)"] = round(assert_vip_on("mysql1"), 1)
-    assert_all_present(done, "mysql1")
-    old = host("mysql2")
-    assert old.run("systemctl is-enabled mysql").stdout.strip() == "masked"
-    assert not old.service("mysql").is_running
-    assert old.file("/etc/mysql/onprem-wandb/fenced").exists
-    assert "super_read_only = ON" in old.check_output("cat /etc/mysql/mysql.conf.d/zz-onprem-wandb.cnf")
-    assert "mysql_rejoin=mysql2" in out, out
-    print(f"\nMEASURED {MEASURED}")
+        done = stop_writer(new)
+    assert run.rc == 0, run
+    return {
+        "dead": dead,
+        "new": new,
+        "run": run,
+        "killed": killed,
+        "done": done,
+        "servers": {new: server(new), dead: server(dead)},
+        "missing": missing(done, new),
+        "files": {dead: host_files(dead)},
+        "mysqld_running": host(dead).service("mysql").is_running,
+        "vip": vip(new, client=dead),
+    }
 
 
-def test_role_refuses_the_fenced_host():
-    res, out, _t = run(RERUN, "--limit", "mysql2")
-    assert res.returncode != 0, out
-    assert "mysql2 was fenced by playbooks/mysql_failover.yml" in out, out
-    assert host("mysql2").run("systemctl is-enabled mysql").stdout.strip() == "masked"
+@pytest.fixture(scope="module")
+def fenced_refusal(failed_over):
+    """The role run on the fenced host alone."""
+    fenced = failed_over["dead"]
+    run = run_playbook("--limit", fenced, playbook_path=RERUN)
+    return {"fenced": fenced, "run": run, "files": host_files(fenced)}
 
 
-def test_rejoin_brings_the_old_primary_back_as_standby():
-    res, out, took = run(FAILOVER, "-e", "mysql_rejoin=mysql2")
-    assert res.returncode == 0, out
-    MEASURED["rejoin playbook (s)"] = round(took, 1)
-    assert "mysql2 is now the standby of mysql1" in out, out
-    assert_standby_of("mysql2", "mysql1")
-    assert_vip_on("mysql1")
-    assert not host("mysql2").file("/etc/mysql/onprem-wandb/fenced").exists
-    assert host("mysql2").run("systemctl is-enabled mysql").stdout.strip() == "enabled"
-    write_and_replicate("mysql1", "mysql2", 1000000, "after-rejoin")
-    status = dict(rows("mysql1", "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_source_status'"))
-    assert status["Rpl_semi_sync_source_status"] == "ON", status
-    print(f"\nMEASURED {MEASURED}")
+@pytest.fixture(scope="module")
+def rejoined(fenced_refusal, failed_over):
+    """The old primary brought back as the standby."""
+    old, primary = fenced_refusal["fenced"], failed_over["new"]
+    run = run_playbook("-e", f"mysql_rejoin={old}", playbook_path=FAILOVER)
+    return {
+        "old": old,
+        "primary": primary,
+        "run": run,
+        "servers": {primary: server(primary), old: wait_standby(old)},
+        "old_refuses_writes": refuses_writes(old),
+        "files": {old: host_files(old)},
+        "vip": vip(primary, client=old),
+        "replicates": write_and_replicate(primary, old, 1000000, "after-rejoin"),
+        "semi_sync": semi_sync_source(primary),
+    }
 
 
-def test_failover_of_an_unreachable_primary_needs_confirmation(tmp_path):
+@pytest.fixture(scope="module")
+def unreachable_failover(rejoined, tmp_path_factory):
     """The primary's whole host goes down: Ansible cannot reach it, so nothing can prove it is not
     still taking writes. The playbook refuses until the operator confirms, then promotes."""
-    write_and_replicate("mysql1", "mysql2", 2000000, "before-outage")
-    # At a site Ansible reaches mysql1 over SSH; once the host is down that connection fails as
+    gone, standby = rejoined["primary"], rejoined["old"]
+    replicated = write_and_replicate(gone, standby, 2000000, "before-outage")
+    # At a site Ansible reaches the host over SSH; once the host is down that connection fails as
     # unreachable. Here: an inventory source that says so, and the host actually stopped.
-    unreachable = tmp_path / "unreachable.yml"
+    unreachable = tmp_path_factory.mktemp("inventory") / "unreachable.yml"
     unreachable.write_text(
-        "all:\n  hosts:\n    mysql1:\n      ansible_connection: ssh\n"
-        f"      ansible_host: {IP['mysql1']}\n      ansible_user: root\n"
+        f"all:\n  hosts:\n    {gone}:\n      ansible_connection: ssh\n"
+        f"      ansible_host: {IP[gone]}\n      ansible_user: root\n"
         "      ansible_ssh_common_args: -o ConnectTimeout=5 -o StrictHostKeyChecking=no -o BatchMode=yes\n"
     )
-    subprocess.run(["podman", "stop", "-t", "10", f"{PREFIX}-mysql1"], check=True, capture_output=True)
-    res, out, _t = run(FAILOVER, "-i", str(unreachable))
-    assert res.returncode != 0, out
-    assert "mysql1 does not answer to Ansible" in out and "mysql_failover_confirm=true" in out, out
-    assert variable("mysql2", "super_read_only") == "1"
-    res, out, took = run(FAILOVER, "-i", str(unreachable), "-e", "mysql_failover_confirm=true")
-    assert res.returncode == 0, out
-    MEASURED["failover of an unreachable primary, playbook (s)"] = round(took, 1)
-    assert_primary("mysql2")
-    assert rows("mysql2", "SELECT host FROM wandb_local.writes WHERE id = 2000000") == [["before-outage"]]
-    assert_vip_on("mysql2", client="mysql2")
-    assert "mysql_rejoin=mysql1" in out, out
+    subprocess.run(["podman", "stop", "-t", "10", f"{PREFIX}-{gone}"], check=True, capture_output=True)
+    refused = run_playbook("-i", str(unreachable), playbook_path=FAILOVER)
+    after_refusal = server(standby)
+    confirmed = run_playbook("-i", str(unreachable), "-e", "mysql_failover_confirm=true", playbook_path=FAILOVER)
+    return {
+        "gone": gone,
+        "new": standby,
+        "replicated": replicated,
+        "refused": refused,
+        "after_refusal": after_refusal,
+        "confirmed": confirmed,
+        "servers": {standby: server(standby)},
+        "outage_row": rows(standby, "SELECT host FROM wandb_local.writes WHERE id = 2000000"),
+        "vip": vip(standby, client=standby) if confirmed.rc == 0 else None,
+    }
+
+
+# --- What each stage must show ----------------------------------------------------------
+
+
+def assert_primary(state):
+    assert state["answering"] and state["read_only"] == "0" and state["super_read_only"] == "0", state
+    assert state["source"] is None, state
+
+
+def assert_standby_of(state, primary):
+    assert state["answering"], state
+    assert state["source"] == IP[primary], state
+    assert (state["io"], state["sql"], state["auto_position"]) == ("Yes", "Yes", "1"), state
+    assert state["super_read_only"] == "1", state
+
+
+def assert_vip(result, primary):
+    assert result["answer"] == [IP[primary], "0"], result
+    assert result["holders"] == [primary], result
+
+
+def assert_refused(stage, *phrases):
+    run, before, after = stage
+    assert run.rc != 0, run
+    msgs = " ".join(run.failed_msgs())
+    for phrase in phrases:
+        assert phrase in msgs, msgs
+    assert all(n == 0 for n in run.changed().values()), run.changed()
+    assert after == before
+
+
+def test_the_pair_starts_healthy(converged):
+    primary, standby = converged["primary"], converged["standby"]
+    assert_primary(converged["servers"][primary])
+    assert_standby_of(converged["servers"][standby], primary)
+    assert converged["table_replicated"]
+    assert converged["standby_refuses_writes"]
+    # The standby keeps a copy of the generated password for its promotion.
+    assert converged["passwords"][primary] == converged["passwords"][standby]
+    assert len(converged["passwords"][primary]) == 32
+    assert_vip(converged["vip"], primary)
+
+
+def test_switchover_refuses_an_unhealthy_standby(refusals, converged):
+    assert_refused(
+        refusals["unhealthy standby"], "is not healthy enough to take over", "SQL thread No", "Nothing was changed"
+    )
+    assert_standby_of(refusals["standby after the refusal"], converged["primary"])
+
+
+def test_switchover_refuses_a_target_that_is_not_the_standby(refusals, converged):
+    primary = converged["primary"]
+    assert_refused(refusals["wrong target"], f"mysql_switchover_to={primary} is not the live standby")
+
+
+def test_failover_refuses_while_the_primary_is_alive(refusals, converged):
+    assert_refused(refusals["primary alive"], f"A writable server is up: {converged['primary']}", "Nothing was changed")
+
+
+def test_switchover_under_writes_loses_nothing(switched_over):
+    run, old, new = switched_over["run"], switched_over["old"], switched_over["new"]
+    report = run.msgs("Report the switchover")[0]
+    assert report[0].startswith(f"Switchover done: {new} is the primary, {old} replicates from it."), report
+    blocked = re.fullmatch(r"Writes were refused for ([0-9.]+) s \(mysql_switchover_blocked_seconds\)\.", report[1])
+    assert blocked, report
+    assert_primary(switched_over["servers"][new])
+    assert_standby_of(switched_over["servers"][old], new)
+    assert switched_over["old_refuses_writes"]
+    # Every acknowledged row is on the new primary and, replicated from it, on the old one.
+    assert switched_over["missing"] == {old: [], new: []}, switched_over["missing"]
+    # The writer saw the primary refuse writes and moved on.
+    assert switched_over["read_only_errors"] > 0
+    assert switched_over["semi_sync"] == "ON"
+    assert_vip(switched_over["vip"], new)
+    MEASURED["switchover playbook (s)"] = round(run.seconds, 1)
+    MEASURED["switchover writes refused, playbook (s)"] = float(blocked.group(1))
+    MEASURED["switchover writes blocked, writer (s)"] = round(longest_gap(switched_over["done"]), 2)
+    MEASURED["switchover rows committed"] = len(switched_over["done"])
+    MEASURED["switchover VIP on the new primary after the playbook (s)"] = switched_over["vip"]["seconds"]
+    print(f"\nMEASURED {MEASURED}")
+
+
+def test_role_rerun_follows_the_live_roles_and_changes_nothing(rerun):
+    run, new, old = rerun["run"], rerun["new"], rerun["old"]
+    assert run.rc == 0, run
+    warning = " ".join(" ".join(rerun["run"].msgs("Say which inventory edit makes the live roles permanent")).split())
+    assert f"the inventory is out of date. {new} is the live primary" in warning, warning
+    assert run.changed() and all(n == 0 for n in run.changed().values()), run.changed()
+    assert_primary(rerun["servers"][new])
+    assert_standby_of(rerun["servers"][old], new)
+    assert "super_read_only = OFF" in rerun["files"][new]["cnf"]
+    assert "super_read_only = ON" in rerun["files"][old]["cnf"]
+    MEASURED["role rerun after switchover (s)"] = round(run.seconds, 1)
+
+
+def test_failover_after_the_primary_dies_loses_nothing(failed_over):
+    run, dead, new = failed_over["run"], failed_over["dead"], failed_over["new"]
+    assert_primary(failed_over["servers"][new])
+    assert failed_over["missing"] == [], failed_over["missing"][:20]
+    # Fenced: stopped, masked, read-only configuration, the marker.
+    assert not failed_over["servers"][dead]["answering"]
+    assert not failed_over["mysqld_running"]
+    files = failed_over["files"][dead]
+    assert files["enabled"] == "masked" and files["fenced"], files
+    assert "super_read_only = ON" in files["cnf"]
+    report = " ".join(" ".join(failed_over["run"].msgs("Report the failover")[0]).split())
+    assert f"{new} is the primary" in report and f"mysql_rejoin={dead}" in report, report
+    assert_vip(failed_over["vip"], new)
+    first_on_new = min(t for _i, t, h in failed_over["done"] if h == IP[new])
+    MEASURED["failover playbook (s)"] = round(run.seconds, 1)
+    MEASURED["failover writes blocked, kill to first write (s)"] = round(first_on_new - failed_over["killed"], 1)
+    MEASURED["failover VIP on the new primary after the playbook (s)"] = failed_over["vip"]["seconds"]
+    print(f"\nMEASURED {MEASURED}")
+
+
+def test_role_refuses_the_fenced_host(fenced_refusal):
+    run, fenced = fenced_refusal["run"], fenced_refusal["fenced"]
+    assert run.rc != 0, run
+    assert any(f"{fenced} was fenced by playbooks/mysql_failover.yml" in m for m in run.failed_msgs()), run
+    assert fenced_refusal["files"]["enabled"] == "masked"
+    assert fenced_refusal["files"]["fenced"]
+
+
+def test_rejoin_brings_the_old_primary_back_as_standby(rejoined):
+    run, old, primary = rejoined["run"], rejoined["old"], rejoined["primary"]
+    assert run.rc == 0, run
+    report = rejoined["run"].msgs("Report the rejoin")[0]
+    assert report[0].startswith(f"{old} is now the standby of {primary}"), report
+    assert_primary(rejoined["servers"][primary])
+    assert_standby_of(rejoined["servers"][old], primary)
+    assert rejoined["old_refuses_writes"]
+    assert rejoined["files"][old]["enabled"] == "enabled" and not rejoined["files"][old]["fenced"]
+    assert_vip(rejoined["vip"], primary)
+    assert rejoined["replicates"]
+    assert rejoined["semi_sync"] == "ON"
+    MEASURED["rejoin playbook (s)"] = round(run.seconds, 1)
+    print(f"\nMEASURED {MEASURED}")
+
+
+def test_failover_of_an_unreachable_primary_needs_confirmation(unreachable_failover):
+    gone, new = unreachable_failover["gone"], unreachable_failover["new"]
+    assert unreachable_failover["replicated"]
+    refused = unreachable_failover["refused"]
+    assert refused.rc != 0, refused
+    msgs = " ".join(refused.failed_msgs())
+    assert f"{gone} does not answer to Ansible" in msgs and "mysql_failover_confirm=true" in msgs, msgs
+    assert unreachable_failover["after_refusal"]["super_read_only"] == "1"
+    confirmed = unreachable_failover["confirmed"]
+    assert confirmed.rc == 0, confirmed
+    assert_primary(unreachable_failover["servers"][new])
+    assert unreachable_failover["outage_row"] == [["before-outage"]]
+    report = " ".join(" ".join(confirmed.msgs("Report the failover")[0]).split())
+    assert f"mysql_rejoin={gone}" in report and "NOT fenced (unreachable)" in report, report
+    assert_vip(unreachable_failover["vip"], new)
+    MEASURED["failover of an unreachable primary, playbook (s)"] = round(confirmed.seconds, 1)
     print(f"\nMEASURED {MEASURED}")
