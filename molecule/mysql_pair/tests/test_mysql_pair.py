@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+import hashlib
 import json
+import os
 import sys
 import time
 import uuid
@@ -8,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from labtest import host, playbook, recap  # noqa: E402
+from labtest import host, playbook, put_file, recap  # noqa: E402
 from mysqltest import replica_status, rows, sql  # noqa: E402
 
 PRIMARY = "mysql1"
@@ -249,3 +251,41 @@ def test_incomplete_site_certificates_are_refused_and_change_nothing():
     changed = recap(res.stdout)
     assert changed and all(n == 0 for n in changed.values()), changed
     assert {name: host(name).check_output(files) for name in (PRIMARY, STANDBY)} == before
+
+
+SECRETS_DIR = "/etc/mysql/onprem-wandb"
+
+
+def test_account_hashes_are_salted_with_the_sites_secret():
+    secret = host(PRIMARY).check_output(f"cat {SECRETS_DIR}/account_salt").strip()
+    assert len(secret) == 32 and secret.isalnum()
+    for name in (PRIMARY, STANDBY):  # the standby keeps a copy for its promotion
+        f = host(name).file(f"{SECRETS_DIR}/account_salt")
+        assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
+        assert f.content_string.strip() == secret
+    # caching_sha2_password stores $A$005$<20-character salt><hash>.
+    salts = rows(
+        PRIMARY,
+        "SELECT user, host, SUBSTRING(authentication_string, 8, 20) FROM mysql.user "
+        "WHERE plugin = 'caching_sha2_password' AND user LIKE 'wandb%' ORDER BY user",
+    )
+    assert [u for u, _h, _s in salts] == ["wandb", "wandb_admin", "wandb_backup", "wandb_repl"], salts
+    for user, account_host, salt in salts:
+        expected = hashlib.sha256(f"{secret}\0{user}\0{account_host}".encode()).hexdigest()[:20]
+        assert salt == expected, (user, account_host)
+        # Not the salt of 0.1.x, the same at every site.
+        assert salt != hashlib.sha1(f"{user}@{account_host}".encode()).hexdigest()[:20]
+
+
+def test_the_admin_account_logs_in_with_mysql_admin_password():
+    cache = Path(os.environ.get("WANDB_LAB_CACHE", "/var/cache/onprem-wandb"))
+    password = (cache / "secrets" / "mysql_admin_password").read_text().split()[0]
+    option_file = "/root/.wandb-admin-test.cnf"
+    primary = host(PRIMARY)
+    put_file(PRIMARY, option_file, f"[client]\nuser=wandb_admin\npassword={password}\n")
+    try:
+        res = primary.run(f"mysql --defaults-extra-file={option_file} -N -B -e 'SELECT CURRENT_USER()'")
+        assert res.rc == 0, res.stderr
+        assert res.stdout.strip() == "wandb_admin@localhost"
+    finally:
+        primary.run(f"rm -f {option_file}")
