@@ -18,7 +18,7 @@ description:
     first, one line per host, C(<name> <address> (<groups>)), then every entry of the C(wandb_endpoints) lists the roles
     published on those hosts, in host order.
   - The address is the host's first IPv4 address from its facts; without facts, its C(ansible_host), else its name.
-  - Contains no secret: the roles publish endpoints without credentials.
+  - Contains no secret, as the roles publish endpoints without credentials.
 positional: _input
 options:
   _input:
