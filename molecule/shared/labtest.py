@@ -95,6 +95,10 @@ class Run:
         """The msg of every result of the tasks whose name contains TASK."""
         return [r["msg"] for t, _h, r in self.results() if task in t and "msg" in r]
 
+    def deprecations(self) -> list[str]:
+        """The messages of the deprecation warnings the tasks returned."""
+        return [d["msg"] for _t, _h, r in self.results() for d in r.get("deprecations", [])]
+
     def changed(self) -> dict[str, int]:
         return {h: s["changed"] for h, s in self.doc.get("stats", {}).items()}
 
