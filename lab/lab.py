@@ -7,6 +7,7 @@ the main job and the tests share one description.
 
 Run it as `python3 lab/lab.py COMMAND` (it re-runs itself with the project's .venv):
 
+  lab.py toolchain         install (or reuse) the pinned Go toolchain
   lab.py images            build (or reuse) the base images
   lab.py mirror            build (or reuse) the mirror content
   lab.py up                images + mirror + networks + hosts, idempotent
@@ -30,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,6 +141,80 @@ def lab_settings(hosts: dict) -> dict:
     }
 
 
+# ---------------------------------------------------------------- Go toolchain
+# Every Go build of the lab uses this toolchain and no other: the Go module
+# proxy serves each Go release as the module golang.org/toolchain (the zip the
+# go command itself fetches when it switches toolchains). Pinned here only;
+# scripts/bootstrap installs it (`lab.py toolchain`) under CACHE/toolchains.
+GO_VERSION = "1.26.8"
+GO_SHA256 = "30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7"
+GO_PROXY = os.environ.get("WANDB_LAB_GO_PROXY", "https://proxy.golang.org")
+_GO_MODULE_VERSION = f"v0.0.1-go{GO_VERSION}.linux-amd64"
+
+
+def go_root() -> Path:
+    """Where the pinned toolchain lives: the module's own directory name, as in a Go module cache."""
+    return CACHE / "toolchains" / "golang.org" / f"toolchain@{_GO_MODULE_VERSION}"
+
+
+def ensure_go() -> Path:
+    """Download, verify and unpack the pinned Go toolchain unless it is there; return its GOROOT."""
+    root = go_root()
+    stamp = root / ".sha256"  # written last: the zip this tree was unpacked from, verified
+    if (root / "bin" / "go").exists() and stamp.exists() and stamp.read_text().split() == [GO_SHA256]:
+        return root
+    url = f"{GO_PROXY}/golang.org/toolchain/@v/{_GO_MODULE_VERSION}.zip"
+    log(f"downloading the Go toolchain go{GO_VERSION} from {url}")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
+        archive = Path(tmp) / "toolchain.zip"
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(url, timeout=60) as resp, open(archive, "wb") as fh:
+            while chunk := resp.read(1 << 20):
+                digest.update(chunk)
+                fh.write(chunk)
+        if digest.hexdigest() != GO_SHA256:
+            sys.exit(f"lab: {url} has sha256 {digest.hexdigest()}, not the pinned {GO_SHA256}")
+        unpacked = Path(tmp) / "unpacked"
+        prefix = f"golang.org/toolchain@{_GO_MODULE_VERSION}/"
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if not info.filename.startswith(prefix) or ".." in Path(info.filename).parts:
+                    sys.exit(f"lab: unexpected path {info.filename!r} in {url}")
+                path = Path(zf.extract(info, unpacked))
+                # zipfile drops the permissions the archive records (bin/go, pkg/tool/*).
+                if not info.is_dir():
+                    path.chmod((info.external_attr >> 16) & 0o777 or 0o644)
+        old = Path(tmp) / "old"
+        if root.exists():
+            root.rename(old)
+        (unpacked / prefix).rename(root)
+        stamp.write_text(GO_SHA256 + "\n")
+    return root
+
+
+def go_env(**extra: str) -> dict[str, str]:
+    """The environment of a Go build: the pinned toolchain first on PATH and nothing else
+    (GOTOOLCHAIN=local: no switching; GOENV=off: no user settings), its caches in CACHE (an
+    empty CACHE is a truly cold build), static binaries without build paths; EXTRA on top."""
+    root = ensure_go()
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        GOROOT=str(root),
+        GOTOOLCHAIN="local",
+        GOENV="off",
+        GOPATH=str(CACHE / "go"),
+        GOCACHE=str(CACHE / "go" / "buildcache"),
+        GOMODCACHE=str(CACHE / "go" / "modcache"),
+        # -modcacherw: the module cache stays removable with rm -r, like the rest of CACHE.
+        GOFLAGS="-trimpath -modcacherw",
+        CGO_ENABLED="0",
+    )
+    env.update(extra)
+    return env
+
+
 # ---------------------------------------------------------------- images
 def image_ref(name: str) -> str:
     spec = IMAGES[name]
@@ -150,10 +227,11 @@ def image_exists(ref: str) -> bool:
 
 def build_image(name: str) -> str:
     ref = image_ref(name)
-    if image_exists(ref):
-        return ref
     spec = IMAGES[name]
     tarball = CACHE / "images" / f"{name}-{ref.rsplit(':', 1)[1]}.tar"
+    # podman's copy counts only with the cache's tarball: an empty cache is a cold build.
+    if tarball.exists() and image_exists(ref):
+        return ref
     if not tarball.exists():
         log(f"building image {ref} with debootstrap ({spec['suite']})")
         tarball.parent.mkdir(parents=True, exist_ok=True)
@@ -318,16 +396,8 @@ def build_file(mirror: Path, item: dict) -> None:
     gobin = CACHE / "go" / f"{item['name']}-{item['version']}"
     binary = gobin / item["binary"]
     if not binary.exists():
-        log(f"building {item['module']}@{item['version']} with Go (cached by version)")
-        env = dict(
-            os.environ,
-            GOBIN=str(gobin),
-            CGO_ENABLED="0",
-            GOFLAGS="-trimpath",
-            GOMODCACHE=str(CACHE / "go" / "modcache"),
-        )
-        for k, v in item.get("env", {}).items():
-            env[k] = v
+        log(f"building {item['module']}@{item['version']} with Go {GO_VERSION} (cached by version)")
+        env = go_env(GOBIN=str(gobin), **item.get("env", {}))
         run(["go", "install", *item.get("build_flags", []), f"{item['module']}@{item['version']}"], env=env)
     digest = hashlib.sha256(binary.read_bytes()).hexdigest()
     if item.get("sha256") and digest != item["sha256"]:
@@ -601,9 +671,12 @@ def main() -> int:
     if venv_python.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         os.execv(str(venv_python), [str(venv_python), *sys.argv])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["images", "mirror", "up", "down", "status"])
+    parser.add_argument("command", choices=["toolchain", "images", "mirror", "up", "down", "status"])
     parser.add_argument("-i", "--inventory", default=str(ROOT / "inventories" / "lab"))
     args = parser.parse_args()
+    if args.command == "toolchain":
+        ensure_go()
+        return 0
     if args.command == "images":
         for name in IMAGES:
             log(f"{build_image(name)}")

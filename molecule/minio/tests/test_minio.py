@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from labtest import host  # noqa: E402
+from labtest import CACHE, host  # noqa: E402
 
-CACHE = Path("/var/cache/onprem-wandb")
 ENDPOINT = "https://s3.wandb-lab.internal:9000"
 ORIGIN = "https://wandb.wandb-lab.internal"
 MC_VERSION = "DEVELOPMENT.2025-03-13T08-02-18Z"
