@@ -5,11 +5,13 @@ scenario's own inventory."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import testinfra
@@ -152,3 +154,79 @@ class Inventory:
 
     def address(self, name: str) -> str:
         return self.lab[name]["lab_ip"]
+
+
+# Where the roles keep secrets on their hosts: password files, private keys, and
+# files that hold credentials (those repeat the values found elsewhere).
+HOST_SECRET_DIRS = [
+    "/etc/onprem-wandb",
+    "/etc/mysql/onprem-wandb",
+    "/etc/mysql/onprem-wandb-tls",
+    "/etc/minio",
+    "/etc/redis/tls",
+]
+
+
+def known_secrets(names) -> dict[str, bytes]:
+    """{where: secret} for every secret the scenario knows: the lab cache's generated secrets,
+    the scenario's own generated passwords, and on the hosts NAMES the one-word files (passwords)
+    and private keys of the roles' secret directories."""
+    found: dict[str, bytes] = {}
+    ephemeral = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
+    for path in sorted([*(CACHE / "secrets").glob("*"), *ephemeral.glob("*password*")]):
+        found[str(path)] = path.read_bytes()
+    script = (
+        f"find {' '.join(HOST_SECRET_DIRS)} -type f -size -64k 2>/dev/null"
+        ' | while read -r f; do printf "%s " "$f"; base64 -w0 "$f"; echo; done'
+    )
+    for name in names:
+        for line in host(name).check_output(script).splitlines():
+            path, _, data = line.partition(" ")
+            content = base64.b64decode(data)
+            if len(content.split()) == 1 and len(content.strip()) >= 8 or b"PRIVATE KEY-----" in content:
+                found[f"{name}:{path}"] = content
+    return found
+
+
+def secret_forms(content: bytes) -> set[str]:
+    """How a secret kept as CONTENT can show in output: itself (a password file holds one word),
+    URL-encoded, base64 (slurp), or a PEM private key's first line (of the EC keys the roles
+    make, it carries the private scalar; the later lines hold the public key, which
+    certificates and signing requests show)."""
+    text = content.decode()
+    forms = {base64.b64encode(content).decode()}
+    if "PRIVATE KEY-----" in text:
+        return forms | {[line for line in text.splitlines() if line and not line.startswith("-----")][0]}
+    word = text.strip()
+    return forms | {word, urllib.parse.quote(word, safe=""), base64.b64encode(word.encode()).decode()}
+
+
+def leaked_secrets(output: str, secrets: dict[str, bytes]) -> list[str]:
+    """Where each secret of SECRETS that OUTPUT shows is kept, with the output lines that show it
+    (the secret itself masked)."""
+    leaks = []
+    for where, content in secrets.items():
+        forms = secret_forms(content)
+        lines = [line for line in output.splitlines() if any(f in line for f in forms)]
+        if lines:
+            masked = [
+                re.sub("|".join(map(re.escape, sorted(forms, key=len, reverse=True))), "<SECRET>", line)
+                for line in lines
+            ]
+            leaks.append(f"{where}: {len(lines)} line(s), e.g. {masked[0][:300]}")
+    return leaks
+
+
+def assert_verbose_rerun_shows_no_secret(names, kept_on_hosts: int) -> None:
+    """Re-run site.yml with -vvv, which prints every command Ansible runs on a host (with a
+    task's environment) and every result without no_log: it must change nothing and show none
+    of the secrets the scenario knows, KEPT_ON_HOSTS of them found on the hosts NAMES."""
+    secrets = known_secrets(names)
+    kept = [where for where in secrets if ":" in where]
+    assert len(kept) >= kept_on_hosts and len(secrets) > len(kept), sorted(secrets)
+    res = playbook("-vvv")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert re.search(r"^<[\w.-]+> (SSH: EXEC|RUN \[b'/usr/bin/podman', b'exec')", out, re.M), "no command shown"
+    assert set(recap(out).values()) == {0}, recap(out)
+    assert leaked_secrets(out, secrets) == []

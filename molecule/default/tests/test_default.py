@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from labtest import host, playbook  # noqa: E402
+from labtest import assert_verbose_rerun_shows_no_secret, host, playbook  # noqa: E402
 
 HOSTS = ["redis1", "minio1"]
 
@@ -74,3 +74,8 @@ def test_preflight_passes_with_the_lab_policy():
     res = playbook("--tags", "preflight", "--limit", "redis1")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "failed=0" in res.stdout
+
+
+def test_a_verbose_rerun_shows_no_secret():
+    # On the hosts: the Redis passwords, MinIO's CA and node keys.
+    assert_verbose_rerun_shows_no_secret(HOSTS, kept_on_hosts=4)
