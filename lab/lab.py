@@ -22,6 +22,8 @@ takes seconds and a changed recipe rebuilds only what changed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import gzip
 import hashlib
 import json
@@ -45,7 +47,9 @@ DEBIAN_MIRROR = os.environ.get("WANDB_LAB_DEBIAN_MIRROR", "http://deb.debian.org
 ULIMITS = ["--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096"]
 
 # Base images: what every lab host starts from. python3-apt lets Ansible's apt
-# module run without bootstrapping; iproute2 serves socket checks in tests.
+# module run without bootstrapping; iproute2 serves socket checks in tests;
+# openssh-server and sudo: Ansible reaches a lab host as it reaches a site's,
+# over SSH as a non-root user with sudo (prepare_ssh).
 BASE_PACKAGES = [
     "systemd",
     "systemd-sysv",
@@ -58,6 +62,8 @@ BASE_PACKAGES = [
     "procps",
     "curl",
     "netbase",
+    "openssh-server",
+    "sudo",
 ]
 IMAGES = {
     "bookworm": {"suite": "bookworm", "packages": BASE_PACKAGES},
@@ -72,6 +78,13 @@ IMAGES = {
     },
 }
 RECIPE_VERSION = "1"
+# Images carry no SSH host keys (each host makes its own when sshd first
+# starts); Debian's ssh.service only checks them (sshd -t), so it makes them first.
+SSH_HOST_KEYS_DROPIN = """[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+"""
 
 # lab/k8s.py (the lab's Kubernetes cluster) imports this module as `lab`.
 sys.modules.setdefault("lab", sys.modules[__name__])
@@ -256,6 +269,12 @@ def build_image(name: str) -> str:
             # A lab host must never fetch from the internet behind our back:
             # its only sources are the ones the roles configure (the mirror).
             (rootfs / "etc/apt/sources.list").write_text("")
+            # Every host makes its own SSH host keys when it first starts.
+            for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
+                key.unlink()
+            dropin = rootfs / "etc/systemd/system/ssh.service.d/lab-host-keys.conf"
+            dropin.parent.mkdir(parents=True, exist_ok=True)
+            dropin.write_text(SSH_HOST_KEYS_DROPIN)
             for unit in ("systemd-timesyncd.service", "getty@tty1.service"):
                 link = rootfs / "etc/systemd/system" / unit
                 if not link.exists():
@@ -306,7 +325,8 @@ def build_mirror() -> Path:
     keyring = CACHE / "gnupg"
     ensure_signing_key(keyring, mirror)
     for suite, packages in sorted((manifest.get("apt") or {}).items()):
-        build_apt_suite(mirror, keyring, suite, sorted(packages))
+        plain = sorted(p for p in packages if isinstance(p, str))
+        build_apt_suite(mirror, keyring, suite, plain + [p for p in packages if not isinstance(p, str)])
     for item in manifest.get("files") or []:
         build_file(mirror, item)
     build_charts(mirror, manifest.get("charts") or [], manifest.get("files") or [])
@@ -340,7 +360,10 @@ def ensure_signing_key(keyring: Path, mirror: Path) -> None:
         pub.write_text(exported)
 
 
-def build_apt_suite(mirror: Path, keyring: Path, suite: str, packages: list[str]) -> None:
+def build_apt_suite(mirror: Path, keyring: Path, suite: str, packages: list) -> None:
+    """The signed flat repository of SUITE: PACKAGES (names, or name=version) with what they
+    need beyond the base image, resolved in SUITE; a {from: OTHER, packages: [...]} entry is
+    resolved with OTHER's packages added (a package the site takes from elsewhere)."""
     repo = mirror / "apt" / suite
     key = recipe_key([RECIPE_VERSION, suite, packages, image_ref(suite)])
     stamp = repo / ".recipe"
@@ -353,11 +376,16 @@ def build_apt_suite(mirror: Path, keyring: Path, suite: str, packages: list[str]
     image = build_image(suite)
     # Resolve against the base image itself, so the suite holds exactly what a
     # lab host lacks; the default podman network reaches the Debian archive.
+    download = "apt-get install -y -qq --download-only -o Dir::Cache::archives=/pool "
     script = (
         f"echo 'deb {DEBIAN_MIRROR} {suite} main' > /etc/apt/sources.list && "
-        "apt-get update -qq && "
-        "apt-get install -y -qq --download-only -o Dir::Cache::archives=/pool " + " ".join(packages)
+        "apt-get update -qq && " + download + " ".join(p for p in packages if isinstance(p, str))
     )
+    for extra in (p for p in packages if not isinstance(p, str)):
+        script += (
+            f" && echo 'deb {DEBIAN_MIRROR} {extra['from']} main' >> /etc/apt/sources.list && "
+            "apt-get update -qq && " + download + " ".join(extra["packages"])
+        )
     podman(
         "run", "--rm", "--runtime", "runc", *ULIMITS, "-v", f"{pool}:/pool:Z", image, "sh", "-c", script, capture=False
     )
@@ -564,6 +592,68 @@ def wait_booted(name: str, timeout: float = 60) -> None:
     sys.exit(f"lab: {name} did not finish booting in {timeout:.0f}s")
 
 
+# ---------------------------------------------------------------- SSH
+# The lab's SSH client key and the host keys of the lab hosts, in the lab cache.
+SSH_DIR = CACHE / "ssh"
+SSH_KEY = SSH_DIR / "id_ed25519"
+KNOWN_HOSTS = SSH_DIR / "known_hosts"
+# Run in a lab host (user name as $1, the client's public key on stdin): the
+# user with the key and passwordless sudo; prints the host's public key.
+SSH_SETUP = r"""set -eu
+user=$1
+id -u "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+home=$(getent passwd "$user" | cut -d: -f6)
+install -d -m 0700 -o "$user" -g "$user" "$home/.ssh"
+cat >"$home/.ssh/authorized_keys.new"
+chown "$user:" "$home/.ssh/authorized_keys.new" && chmod 0600 "$home/.ssh/authorized_keys.new"
+mv -f "$home/.ssh/authorized_keys.new" "$home/.ssh/authorized_keys"
+printf '%s ALL=(ALL:ALL) NOPASSWD: ALL\n' "$user" >/etc/sudoers.d/onprem-wandb-lab
+chmod 0440 /etc/sudoers.d/onprem-wandb-lab
+systemctl is-active --quiet ssh || systemctl restart ssh
+cat /etc/ssh/ssh_host_ed25519_key.pub
+"""
+
+
+@contextlib.contextmanager
+def ssh_lock():
+    """Lab runs of several scenarios share the key and known_hosts: one at a time."""
+    SSH_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(SSH_DIR / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_ssh_key() -> str:
+    """The lab's SSH client key (made once, kept in the cache); returns its public half."""
+    with ssh_lock():
+        if not SSH_KEY.exists():
+            log(f"creating the lab's SSH key {SSH_KEY}")
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "onprem.wandb lab", "-f", str(SSH_KEY)])
+    return SSH_KEY.with_suffix(".pub").read_text()
+
+
+def prepare_ssh(name: str, hv: dict) -> None:
+    """Let Ansible in over SSH as hv's lab_ssh_user, with the lab key and sudo, and record the
+    host's key for its lab address in the lab's known_hosts."""
+    if not hv.get("lab_ssh_user"):
+        return
+    if not hv.get("lab_ip"):
+        sys.exit(f"lab: {name} needs a lab_ip to be reached over SSH")
+    host_key = run(
+        ["podman", "exec", "-i", name, "sh", "-c", SSH_SETUP, "sh", hv["lab_ssh_user"]],
+        input=ensure_ssh_key(),
+        capture=True,
+    ).stdout.split()
+    entry = f"{hv['lab_ip']} {host_key[0]} {host_key[1]}"
+    with ssh_lock():
+        lines = KNOWN_HOSTS.read_text().splitlines() if KNOWN_HOSTS.exists() else []
+        if entry not in lines:
+            kept = [line for line in lines if line.split(" ", 1)[0] != hv["lab_ip"]]
+            part = KNOWN_HOSTS.with_suffix(".part")  # replaced, not rewritten: caches may share files
+            part.write_text("".join(f"{line}\n" for line in [*kept, entry]))
+            part.rename(KNOWN_HOSTS)
+
+
 MIRROR_NGINX = """server {
     listen 80 default_server;
     root /srv/mirror;
@@ -631,6 +721,7 @@ def up(args) -> int:
     for host, hv in hosts.items():
         name = hv.get("ansible_host", host)
         wait_booted(name)
+        prepare_ssh(name, hv)
         if hv.get("lab_serves_mirror"):
             configure_mirror_host(name)
             k8s.configure_registry(name, hv)

@@ -181,7 +181,7 @@ def known_secrets(names) -> dict[str, bytes]:
     )
     for name in names:
         for line in host(name).check_output(script).splitlines():
-            path, _, data = line.partition(" ")
+            path, data = line.split(" ", 1)
             content = base64.b64decode(data)
             if len(content.split()) == 1 and len(content.strip()) >= 8 or b"PRIVATE KEY-----" in content:
                 found[f"{name}:{path}"] = content

@@ -115,18 +115,9 @@ def _lab_module():
 
 def python_commands(path: Path) -> dict[str, bool]:
     """Commands given as literal argument lists to run/Popen/check_output/... in PATH, each with
-    whether the function that runs it also calls go_env() (what a Go build must do)."""
+    whether every such call passes an environment (env=...: a Go build must pass lab.go_env())."""
     tree = ast.parse(path.read_text(), str(path))
     found: dict[str, bool] = {}
-    functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-
-    def enclosing(node):
-        best = None
-        for fn in functions:
-            if fn.lineno <= node.lineno <= (fn.end_lineno or fn.lineno) and (best is None or fn.lineno > best.lineno):
-                best = fn
-        return best
-
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
             continue
@@ -137,11 +128,8 @@ def python_commands(path: Path) -> dict[str, bool]:
             continue
         head = first.elts[0]
         if isinstance(head, ast.Constant) and isinstance(head.value, str) and "/" not in head.value:
-            fn = enclosing(node)
-            uses_go_env = fn is not None and any(
-                isinstance(c, ast.Call) and getattr(c.func, "id", "") == "go_env" for c in ast.walk(fn)
-            )
-            found[head.value] = found.get(head.value, True) and uses_go_env
+            with_env = any(kw.arg == "env" for kw in node.keywords)
+            found[head.value] = found.get(head.value, True) and with_env
     return found
 
 
@@ -241,10 +229,10 @@ def project_needs() -> dict[str, Need]:
     )
     for path in py_files:
         rel = path.relative_to(ROOT)
-        for cmd, uses_go_env in python_commands(path).items():
+        for cmd, with_env in python_commands(path).items():
             add(cmd, str(rel))
-            if cmd == "go" and not uses_go_env:
-                add("go-without-go_env", f"{rel} runs go without lab.go_env()")
+            if cmd == "go" and not with_env:
+                add("go-without-go_env", f"{rel} runs go without an environment from lab.go_env()")
         text = path.read_text()
         for scheme, programs in TESTINFRA_PROGRAMS.items():
             if scheme in text and path != Path(__file__).resolve():
@@ -364,7 +352,7 @@ def link_chain(path: str) -> list[str]:
     chain = [path]
     seen = {path}
     current = path
-    for _ in range(40):
+    for _hop in range(40):
         if not os.path.islink(current):
             break
         target = os.readlink(current)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from labtest import CACHE, host  # noqa: E402
+from labtest import CACHE, host, playbook, recap  # noqa: E402
 
 ENDPOINT = "https://s3.wandb-lab.internal:9000"
 ORIGIN = "https://wandb.wandb-lab.internal"
@@ -64,6 +64,16 @@ def test_service_runs_as_its_own_user_with_a_secret_env_file():
     assert h.check_output("ps -o user= -C minio").split()[0] == "minio-user"
     mcconf = h.file("/etc/minio/mc")
     assert mcconf.mode == 0o700 and h.file("/etc/minio/mc/config.json").mode == 0o600
+
+
+@pytest.mark.parametrize(("name", "suite"), [("minio1", "bookworm"), ("minio2", "trixie")])
+def test_each_node_runs_the_set_on_its_debian_release(name, suite):
+    h = host(name)
+    assert h.system_info.codename == suite
+    policy = h.check_output("apt-cache policy python3-cryptography")
+    assert f"http://mirror.wandb-lab.internal/apt/{suite} ./" in policy, policy
+    assert h.service("minio").is_running and h.service("minio").is_enabled
+    assert "DEVELOPMENT.2026-02-12T20-18-48Z" in h.check_output("/usr/local/bin/minio --version")
 
 
 def test_version_is_the_pinned_build():
@@ -196,3 +206,22 @@ def test_objects_stay_readable_with_one_node_down(client):
             break
         time.sleep(2)
     mc(client, "rm", "wandb/wandb/verify/ha")
+
+
+def test_a_new_wandb_secret_key_is_rotated_in_and_the_old_one_stops_working(client, tmp_path):
+    # The role tests the wanted key against MinIO (a request signed with it) to
+    # find out whether MinIO holds it: a different key is a rotation.
+    old = secret("minio_wandb_secret_key")
+    new = tmp_path / "rotate.json"  # extra vars from a file: no secret on a command line
+    new.write_text(json.dumps({"minio_wandb_secret_key": "rotated" + old[:20]}))
+    try:
+        res = playbook("--tags", "minio", "-e", f"@{new}")
+        out = res.stdout + res.stderr
+        assert res.returncode == 0, out[-3000:]
+        assert recap(out)["minio1"] > 0, recap(out)
+        assert mc(client, "ls", "wandb/wandb", check=False).rc != 0  # the client still has the old key
+    finally:
+        res = playbook("--tags", "minio")
+        assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    assert recap(res.stdout)["minio1"] > 0, recap(res.stdout)
+    assert mc(client, "ls", "wandb/wandb", check=False).rc == 0

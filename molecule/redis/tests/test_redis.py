@@ -43,10 +43,35 @@ def cli(server, *args, password=None, user=None):
 @pytest.mark.parametrize("server", SERVERS, ids=lambda s: s["name"])
 def test_redis_7_from_the_mirror_runs_enabled(server):
     h = host(server["name"])
+    suite = h.system_info.codename
+    assert suite == ("trixie" if server["name"] == "redis2" else "bookworm")
     assert h.package("redis-server").version.split(":")[-1].startswith("7.")
-    assert "http://mirror.wandb-lab.internal/apt/bookworm" in h.check_output("apt-cache policy redis-server")
+    assert f"http://mirror.wandb-lab.internal/apt/{suite}" in h.check_output("apt-cache policy redis-server")
     svc = h.service("redis-server")
     assert svc.is_running and svc.is_enabled
+
+
+def test_the_pinned_redis_7_is_held_on_debian_13():
+    h = host("redis2")
+    for pkg in ("redis-server", "redis-tools"):
+        assert h.package(pkg).version == "5:7.0.15-1~deb12u7"
+    assert h.check_output("apt-mark showhold").split() == ["redis-server", "redis-tools"]
+    # Debian 13's own 8.0 is what apt would take otherwise.
+    assert "Candidate: 5:8." in h.check_output("LANG=C apt-cache policy redis-server")
+    assert host("redis1").check_output("apt-mark showhold") == ""
+
+
+def test_debian_13s_redis_8_is_refused_before_anything_changes(tmp_path):
+    # The client is a Debian 13 host with the mirror as its source and no Redis
+    # server: the role, run there without a pin, finds 8.0 and refuses.
+    play = tmp_path / "redis_on_client.yml"
+    play.write_text("- hosts: client\n  gather_facts: true\n  roles: [onprem.wandb.redis]\n")
+    res = playbook(playbook_path=str(play))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert "redis_package_version" in out and "8.0.2" in out and "series" in out.lower(), out
+    assert "changed=0" in out, out
+    assert not host("client").package("redis-server").is_installed
 
 
 @pytest.mark.parametrize("server", SERVERS, ids=lambda s: s["name"])
