@@ -22,6 +22,13 @@ def project_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+    """Run CMD from the project root with ENV, output captured; return (seconds, result)."""
+    start = time.monotonic()
+    res = subprocess.run(cmd, cwd=ROOT, env=env, text=True, capture_output=True, check=False)
+    return time.monotonic() - start, res
+
+
 def molecule(scenario: str, *args: str) -> tuple[float, str]:
     """Run `molecule ARGS -s SCENARIO [-- ANSIBLE_ARGS]` from the project root (ARGS may end with
     "--" and arguments for ansible-playbook); return (seconds, stdout). Exit on failure."""
@@ -29,16 +36,7 @@ def molecule(scenario: str, *args: str) -> tuple[float, str]:
     if "--" in head:
         cut = head.index("--")
         head, sep, tail = head[:cut], ["--"], head[cut + 1 :]
-    start = time.monotonic()
-    res = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "molecule"), *head, "-s", scenario, *sep, *tail],
-        cwd=ROOT,
-        env=project_env(),
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    took = time.monotonic() - start
+    took, res = timed([str(ROOT / ".venv" / "bin" / "molecule"), *head, "-s", scenario, *sep, *tail], project_env())
     if res.returncode != 0:
         sys.exit(f"molecule {' '.join(args)} -s {scenario} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
     # molecule writes the ansible-playbook output (recaps included) to stderr.

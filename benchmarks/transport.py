@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
-from benchlib import ROOT, changed, molecule, project_env
+from benchlib import ROOT, changed, molecule, project_env, timed
 
 FIFTY = (
     [
@@ -71,16 +69,7 @@ def timed_playbook(inventory: Path, playbook: Path, ephemeral: Path) -> tuple[fl
         ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
         MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
     )
-    start = time.monotonic()
-    res = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), str(playbook)],
-        cwd=ROOT,
-        env=env,
-        text=True,
-        capture_output=True,
-        check=False,
-    )
-    took = time.monotonic() - start
+    took, res = timed([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), str(playbook)], env)
     if res.returncode != 0:
         sys.exit(f"{playbook} over {inventory} failed:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}")
     return took, changed(res.stdout)
