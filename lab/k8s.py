@@ -45,7 +45,6 @@ IMAGE_SOURCES = HERE / "images"  # lab/images/<name>/Containerfile (+ the lab's 
 NODE_LABEL = f"{lab.LABEL}.k8s"  # marks node containers
 IN_NODE = "/opt/lab-k8s"
 KUBE_COMMANDS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"]
-GO_TOOLCHAIN = "go1.26.8"
 REGISTRY_DIR = "/etc/docker/registry"
 
 
@@ -74,25 +73,6 @@ def node_name(host: str, hv: dict) -> str:
 
 
 # ---------------------------------------------------------------- Go builds
-def go_env(**extra: str) -> dict[str, str]:
-    """A Go build's environment: the pinned toolchain only, its caches in CACHE, static
-    binaries without build paths or VCS stamps."""
-    root = lab.CACHE / "toolchains" / "golang.org" / f"toolchain@v0.0.1-{GO_TOOLCHAIN}.linux-amd64"
-    if not (root / "bin" / "go").exists():
-        sys.exit(f"lab: the pinned Go toolchain {GO_TOOLCHAIN} is not in {root}: run scripts/bootstrap")
-    env = dict(os.environ)
-    env.update(
-        PATH=f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        GOTOOLCHAIN="local",
-        GOCACHE=str(lab.CACHE / "go" / "buildcache"),
-        GOMODCACHE=str(lab.CACHE / "go" / "modcache"),
-        CGO_ENABLED="0",
-        GOFLAGS="-buildvcs=false -trimpath",
-    )
-    env.update(extra)
-    return env
-
-
 def go_build(name: str, version: str, build: Callable[[Path, dict], None]) -> Path:
     """CACHE/go/NAME-VERSION/, filled once by BUILD(directory, environment) and then kept."""
     out = lab.CACHE / "go" / f"{name}-{version}"
@@ -108,7 +88,7 @@ def go_build(name: str, version: str, build: Callable[[Path, dict], None]) -> Pa
         part.mkdir()
         lab.log(f"building {name} {version} with Go (kept by version in {out})")
         start = time.monotonic()
-        build(part, go_env())
+        build(part, lab.go_env())  # the pinned toolchain, its caches in the lab cache
         part.rename(out)
         lab.log(f"built {name} {version} in {time.monotonic() - start:.0f}s")
     return out

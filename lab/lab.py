@@ -155,13 +155,14 @@ def lab_settings(hosts: dict) -> dict:
 
 
 # ---------------------------------------------------------------- Go toolchain
-# Every Go build of the lab uses this toolchain and no other: the Go module
-# proxy serves each Go release as the module golang.org/toolchain (the zip the
-# go command itself fetches when it switches toolchains). Pinned here only;
-# scripts/bootstrap installs it (`lab.py toolchain`) under CACHE/toolchains.
-GO_VERSION = "1.26.8"
-GO_SHA256 = "30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7"
-GO_PROXY = os.environ.get("WANDB_LAB_GO_PROXY", "https://proxy.golang.org")
+# Every Go build of the lab uses the toolchain the collection's artifact
+# manifest pins (meta/artifacts.yml, toolchains/go: version, URL, sha256) and
+# no other: the Go module proxy serves each Go release as the module
+# golang.org/toolchain (the zip the go command itself fetches when it switches
+# toolchains). scripts/bootstrap installs it (`lab.py toolchain`) under
+# CACHE/toolchains, the layout of a Go module cache.
+GO = artifacts.resolve(artifacts.manifest(), "toolchains/go")
+GO_VERSION = GO["version"]
 _GO_MODULE_VERSION = f"v0.0.1-go{GO_VERSION}.linux-amd64"
 
 
@@ -174,9 +175,9 @@ def ensure_go() -> Path:
     """Download, verify and unpack the pinned Go toolchain unless it is there; return its GOROOT."""
     root = go_root()
     stamp = root / ".sha256"  # written last: the zip this tree was unpacked from, verified
-    if (root / "bin" / "go").exists() and stamp.exists() and stamp.read_text().split() == [GO_SHA256]:
+    if (root / "bin" / "go").exists() and stamp.exists() and stamp.read_text().split() == [GO["sha256"]]:
         return root
-    url = f"{GO_PROXY}/golang.org/toolchain/@v/{_GO_MODULE_VERSION}.zip"
+    url = GO["url"]
     log(f"downloading the Go toolchain go{GO_VERSION} from {url}")
     root.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
@@ -186,8 +187,8 @@ def ensure_go() -> Path:
             while chunk := resp.read(1 << 20):
                 digest.update(chunk)
                 fh.write(chunk)
-        if digest.hexdigest() != GO_SHA256:
-            sys.exit(f"lab: {url} has sha256 {digest.hexdigest()}, not the pinned {GO_SHA256}")
+        if digest.hexdigest() != GO["sha256"]:
+            sys.exit(f"lab: {url} has sha256 {digest.hexdigest()}, meta/artifacts.yml pins {GO['sha256']}")
         unpacked = Path(tmp) / "unpacked"
         prefix = f"golang.org/toolchain@{_GO_MODULE_VERSION}/"
         with zipfile.ZipFile(archive) as zf:
@@ -202,7 +203,7 @@ def ensure_go() -> Path:
         if root.exists():
             root.rename(old)
         (unpacked / prefix).rename(root)
-        stamp.write_text(GO_SHA256 + "\n")
+        stamp.write_text(GO["sha256"] + "\n")
     return root
 
 
@@ -220,8 +221,9 @@ def go_env(**extra: str) -> dict[str, str]:
         GOPATH=str(CACHE / "go"),
         GOCACHE=str(CACHE / "go" / "buildcache"),
         GOMODCACHE=str(CACHE / "go" / "modcache"),
-        # -modcacherw: the module cache stays removable with rm -r, like the rest of CACHE.
-        GOFLAGS="-trimpath -modcacherw",
+        # -modcacherw: the module cache stays removable with rm -r, like the rest of CACHE;
+        # -buildvcs=false: builds from a directory carry no VCS stamp either.
+        GOFLAGS="-trimpath -modcacherw -buildvcs=false",
         CGO_ENABLED="0",
     )
     env.update(extra)
