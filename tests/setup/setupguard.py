@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import ast
 import functools
-import importlib.util
 import os
 import re
 import shutil
@@ -107,10 +106,12 @@ def read_packages(path: Path = PACKAGES_FILE) -> list[str]:
 
 # ---------------------------------------------------------------- what the project runs
 def _lab_module():
-    spec = importlib.util.spec_from_file_location("onprem_wandb_lab", ROOT / "lab" / "lab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """lab/lab.py, imported as lab/k8s.py imports it."""
+    if str(ROOT / "lab") not in sys.path:
+        sys.path.insert(0, str(ROOT / "lab"))
+    import lab  # noqa: PLC0415 (lab/ is on the path only now)
+
+    return lab
 
 
 def python_commands(path: Path) -> dict[str, bool]:
@@ -133,11 +134,10 @@ def python_commands(path: Path) -> dict[str, bool]:
     return found
 
 
-def shell_commands(path: Path) -> set[str]:
+def shell_commands(text: str) -> set[str]:
     """Words in command position in a bash script (quotes dropped, so `bash -c '...'` counts),
     skipping keywords, assignments, variables, the script's own functions and relative paths;
     a function that runs "$@" after `shift`s is a prefix like nice."""
-    text = path.read_text()
     lines = [re.sub(r"(^|\s)#.*$", "", line) for line in text.splitlines()]
     body = "\n".join(lines)
     functions = set(re.findall(r"^\s*([A-Za-z_][\w-]*)\s*\(\)", body, re.M))
@@ -189,8 +189,9 @@ def _shell_builtin(word: str) -> bool:
     return word in _bash_builtins()
 
 
-def yaml_commands(path: Path) -> tuple[set[str], set[str]]:
-    """(argv[0] of every command task, every Ansible connection named) in a YAML file."""
+def yaml_commands(node) -> tuple[set[str], set[str]]:
+    """(the programs of every command and shell task, every Ansible connection named) in NODE,
+    parsed YAML: argv[0] when it is no template, the commands of a shell script."""
     commands, connections = set(), set()
 
     def walk(node):
@@ -200,6 +201,9 @@ def yaml_commands(path: Path) -> tuple[set[str], set[str]]:
                     argv = value.get("argv")
                     if isinstance(argv, list) and argv and isinstance(argv[0], str) and "{{" not in argv[0]:
                         commands.add(argv[0])
+                if key in ("ansible.builtin.shell", "shell"):
+                    script = value.get("cmd", "") if isinstance(value, dict) else value
+                    commands.update(shell_commands(re.sub(r"{{.*?}}", "X", str(script))))
                 if key in ("ansible_connection", "connection") and isinstance(value, str) and "{{" not in value:
                     connections.add(value)
                 walk(value)
@@ -210,9 +214,50 @@ def yaml_commands(path: Path) -> tuple[set[str], set[str]]:
             for m in re.finditer(r"'connection':\s*'([\w.]+)'", node):  # written by a template
                 connections.add(m.group(1))
 
-    for doc in yaml.safe_load_all(path.read_text()):
-        walk(doc)
+    walk(node)
     return commands, connections
+
+
+def _load_yaml(path: Path):
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def _role_files(name: str) -> list[Path]:
+    role = ROOT / "roles" / name.removeprefix("onprem.wandb.")
+    return sorted([*role.glob("tasks/**/*.yml"), *role.glob("handlers/*.yml")])
+
+
+def controller_plays(path: Path, seen: set[Path] | None = None) -> dict[Path, object]:
+    """{file: parsed tasks} of what the playbook PATH runs on this machine: its plays on
+    localhost (or on a host that defaults to localhost, like playbooks/bundle.yml), with their
+    roles and the roles those include, following import_playbook."""
+    seen = set() if seen is None else seen
+    found: dict[Path, object] = {}
+    if path in seen or not path.is_file():
+        return found
+    seen.add(path)
+    plays = _load_yaml(path)
+    if not (plays and isinstance(plays[0], list)):
+        return found
+    for play in plays[0]:
+        if not isinstance(play, dict):
+            continue
+        if "import_playbook" in play or "ansible.builtin.import_playbook" in play:
+            target = play.get("import_playbook") or play.get("ansible.builtin.import_playbook")
+            found.update(controller_plays((path.parent / target).resolve(), seen))
+            continue
+        hosts = str(play.get("hosts", ""))
+        if hosts != "localhost" and "default('localhost')" not in hosts:
+            continue
+        found[path] = [play.get(k) for k in ("pre_tasks", "tasks", "post_tasks", "handlers")]
+        roles = [r if isinstance(r, str) else r.get("role") or r.get("name") for r in play.get("roles") or []]
+        while roles:
+            for file in _role_files(roles.pop()):
+                if file not in found:
+                    found[file] = _load_yaml(file)
+                    text = file.read_text()
+                    roles += re.findall(r"(?:include|import)_role:\s*\n\s*name:\s*(\S+)", text)
+    return found
 
 
 def project_needs() -> dict[str, Need]:
@@ -225,7 +270,7 @@ def project_needs() -> dict[str, Need]:
 
     py_files = sorted(
         [*ROOT.glob("lab/**/*.py"), *ROOT.glob("molecule/**/*.py"), *ROOT.glob("benchmarks/*.py")]
-        + [*ROOT.glob("tests/setup/*.py")]
+        + [*ROOT.glob("tests/setup/*.py"), *ROOT.glob("tests/lab/*.py")]
     )
     for path in py_files:
         rel = path.relative_to(ROOT)
@@ -240,11 +285,16 @@ def project_needs() -> dict[str, Need]:
                     add(program, f"{rel} (testinfra {scheme})")
     for path in sorted([*ROOT.glob("scripts/*"), ROOT / ".ci" / "run"]):
         if path.is_file() and path.read_text().startswith("#!/usr/bin/env bash"):
-            for cmd in shell_commands(path):
+            for cmd in shell_commands(path.read_text()):
                 add(cmd, str(path.relative_to(ROOT)))
-    yml_files = sorted([*ROOT.glob("molecule/shared/*.yml"), *ROOT.glob("inventories/lab/**/*.yml")])
-    for path in yml_files:
-        commands, connections = yaml_commands(path)
+    # Playbooks Molecule runs: their plays on this machine (create, destroy, a scenario's
+    # localhost plays and what they import); inventories: the connections in use.
+    yml_files = {path: _load_yaml(path) for path in sorted(ROOT.glob("inventories/lab/**/*.yml"))}
+    for playbook in sorted([*ROOT.glob("molecule/*/*.yml")]):
+        if playbook.name != "molecule.yml":
+            yml_files.update(controller_plays(playbook.resolve()))
+    for path, node in yml_files.items():
+        commands, connections = yaml_commands(node)
         rel = str(path.relative_to(ROOT))
         for cmd in commands:
             add(cmd, rel)
