@@ -643,8 +643,8 @@ def route_pod_networks(cp: str, nodes: dict) -> None:
 
 
 def addons(env: dict, refs: dict) -> str:
-    """The cluster add-ons (CoreDNS), lab/k8s/addons.yaml with this cluster's values."""
-    template = string.Template((NODE_SCRIPTS / "addons.yaml").read_text())
+    """The cluster add-ons (CoreDNS), lab/k8s/addons.yaml.tmpl with this cluster's values."""
+    template = string.Template((NODE_SCRIPTS / "addons.yaml.tmpl").read_text())
     return template.substitute(cluster_dns=env["CLUSTER_DNS"], coredns_image=refs["coredns"])
 
 
