@@ -10,6 +10,7 @@ Run it as `python3 lab/lab.py COMMAND` (it re-runs itself with the project's .ve
   lab.py toolchain         install (or reuse) the pinned Go toolchain
   lab.py images            build (or reuse) the base images
   lab.py mirror            build (or reuse) the mirror content
+  lab.py builds            build (or reuse) the Kubernetes cluster's Go builds
   lab.py up                images + mirror + networks + hosts, idempotent
   lab.py status            what runs, what is missing; exit 1 when not all up
   lab.py down              remove the hosts and networks (caches are kept)
@@ -764,7 +765,7 @@ def main() -> int:
     if venv_python.exists() and Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         os.execv(str(venv_python), [str(venv_python), *sys.argv])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["toolchain", "images", "mirror", "up", "down", "status"])
+    parser.add_argument("command", choices=["toolchain", "images", "mirror", "builds", "up", "down", "status"])
     parser.add_argument("-i", "--inventory", default=str(ROOT / "inventories" / "lab"))
     args = parser.parse_args()
     if args.command == "toolchain":
@@ -773,6 +774,10 @@ def main() -> int:
     if args.command == "images":
         for name in IMAGES:
             log(f"{build_image(name)}")
+        return 0
+    if args.command == "builds":  # the cluster's Go builds alone (scripts/test starts them early)
+        for name, path in k8s.build_binaries(k8s.cluster_spec()).items():
+            log(f"{name}: {path}")
         return 0
     if args.command == "mirror":
         log(f"mirror content in {build_mirror()}")
