@@ -243,56 +243,63 @@ def image_exists(ref: str) -> bool:
 
 def build_image(name: str) -> str:
     ref = image_ref(name)
-    spec = IMAGES[name]
     tarball = CACHE / "images" / f"{name}-{ref.rsplit(':', 1)[1]}.tar"
     # podman's copy counts only with the cache's tarball: an empty cache is a cold build.
     if tarball.exists() and image_exists(ref):
         return ref
-    if not tarball.exists():
-        log(f"building image {ref} with debootstrap ({spec['suite']})")
-        tarball.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-            rootfs = Path(tmp) / "rootfs"
-            run(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    "--include=" + ",".join(spec["packages"]),
-                    spec["suite"],
-                    str(rootfs),
-                    DEBIAN_MIRROR,
-                ],
-                capture=True,
-            )
-            # Sid's Release file in the frozen archive is past Valid-Until.
-            (rootfs / "etc/apt/apt.conf.d/99lab").write_text(
-                'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\n'
-            )
-            (rootfs / "etc/hostname").write_text("localhost\n")
-            # A lab host must never fetch from the internet behind our back:
-            # its only sources are the ones the roles configure (the mirror).
-            (rootfs / "etc/apt/sources.list").write_text("")
-            # Every host makes its own SSH host keys when it first starts.
-            for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
-                key.unlink()
-            dropin = rootfs / "etc/systemd/system/ssh.service.d/lab-host-keys.conf"
-            dropin.parent.mkdir(parents=True, exist_ok=True)
-            dropin.write_text(SSH_HOST_KEYS_DROPIN)
-            for unit in ("systemd-timesyncd.service", "getty@tty1.service"):
-                link = rootfs / "etc/systemd/system" / unit
-                if not link.exists():
-                    link.parent.mkdir(parents=True, exist_ok=True)
-                    link.symlink_to("/dev/null")
-            shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
-            (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
-            for deb in (rootfs / "var/cache/apt/archives").glob("*.deb"):
-                deb.unlink()
-            part = tarball.with_suffix(".part")
-            run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(part), "."])
-            part.rename(tarball)
-    log(f"importing {tarball.name}")
-    podman("import", "--change", "CMD=/sbin/init", str(tarball), ref)
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    with open(tarball.parent / f".{tarball.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another lab or scenario may be building it right now
+        if not tarball.exists():
+            debootstrap_image(name, ref, tarball)
+        log(f"importing {tarball.name}")
+        podman("import", "--change", "CMD=/sbin/init", str(tarball), ref)
     return ref
+
+
+def debootstrap_image(name: str, ref: str, tarball: Path) -> None:
+    """TARBALL: the root file system of image NAME, made with debootstrap."""
+    spec = IMAGES[name]
+    log(f"building image {ref} with debootstrap ({spec['suite']})")
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=" + ",".join(spec["packages"]),
+                spec["suite"],
+                str(rootfs),
+                DEBIAN_MIRROR,
+            ],
+            capture=True,
+        )
+        # Sid's Release file in the frozen archive is past Valid-Until.
+        (rootfs / "etc/apt/apt.conf.d/99lab").write_text(
+            'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\n'
+        )
+        (rootfs / "etc/hostname").write_text("localhost\n")
+        # A lab host must never fetch from the internet behind our back:
+        # its only sources are the ones the roles configure (the mirror).
+        (rootfs / "etc/apt/sources.list").write_text("")
+        # Every host makes its own SSH host keys when it first starts.
+        for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
+            key.unlink()
+        dropin = rootfs / "etc/systemd/system/ssh.service.d/lab-host-keys.conf"
+        dropin.parent.mkdir(parents=True, exist_ok=True)
+        dropin.write_text(SSH_HOST_KEYS_DROPIN)
+        for unit in ("systemd-timesyncd.service", "getty@tty1.service"):
+            link = rootfs / "etc/systemd/system" / unit
+            if not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to("/dev/null")
+        shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
+        (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+        for deb in (rootfs / "var/cache/apt/archives").glob("*.deb"):
+            deb.unlink()
+        part = tarball.with_suffix(".part")
+        run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(part), "."])
+        part.rename(tarball)
 
 
 # ---------------------------------------------------------------- mirror
