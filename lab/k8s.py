@@ -20,7 +20,6 @@ host has booted, status(), and release() before a node is removed.
 
 from __future__ import annotations
 
-import fcntl
 import ipaddress
 import json
 import os
@@ -78,9 +77,7 @@ def go_build(name: str, version: str, build: Callable[[Path, dict], None]) -> Pa
     out = lab.CACHE / "go" / f"{name}-{version}"
     if out.is_dir():
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f".{out.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another lab may be building it right now
+    with lab.cache_lock(out.parent / f".{out.name}.lock"):
         if out.is_dir():
             return out
         part = out.with_name(out.name + ".part")
@@ -380,9 +377,7 @@ class Registry:
 def publish_image(registry: Registry, repository: str, tag: str, containerfile: Path, files: list[Path]) -> str:
     """Build an image from CONTAINERFILE and FILES and serve it from the lab registry as
     REPOSITORY:TAG; return its name as the cluster pulls it. Idempotent."""
-    registry.dir.mkdir(parents=True, exist_ok=True)
-    with open(registry.dir / ".push.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one push at a time
+    with lab.cache_lock(registry.dir / ".push.lock"):  # one push at a time
         local, image_id = build_container_image(f"{repository}:{tag}", containerfile, files)
         return registry.push(local, image_id, repository, tag)
 

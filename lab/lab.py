@@ -241,15 +241,23 @@ def image_exists(ref: str) -> bool:
     return podman("image", "exists", ref, check=False).returncode == 0
 
 
+@contextlib.contextmanager
+def cache_lock(path: Path):
+    """Hold the lock file PATH: one builder at a time of a cached product, however many
+    labs and scenarios ask for it at once (the others wait, then find it built)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def build_image(name: str) -> str:
     ref = image_ref(name)
     tarball = CACHE / "images" / f"{name}-{ref.rsplit(':', 1)[1]}.tar"
     # podman's copy counts only with the cache's tarball: an empty cache is a cold build.
     if tarball.exists() and image_exists(ref):
         return ref
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    with open(tarball.parent / f".{tarball.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another lab or scenario may be building it right now
+    with cache_lock(tarball.parent / f".{tarball.name}.lock"):
         if not tarball.exists():
             debootstrap_image(name, ref, tarball)
         log(f"importing {tarball.name}")
@@ -329,8 +337,11 @@ def go_file(name: str, entry: dict) -> dict:
 
 def build_mirror() -> Path:
     """Fill CACHE/mirror: signed apt repositories, a files area and a chart repository."""
-    manifest = load_mirror_manifest()
-    mirror = CACHE / "mirror"
+    with cache_lock(CACHE / ".mirror.lock"):
+        return fill_mirror(load_mirror_manifest(), CACHE / "mirror")
+
+
+def fill_mirror(manifest: dict, mirror: Path) -> Path:
     (mirror / "files").mkdir(parents=True, exist_ok=True)
     keyring = CACHE / "gnupg"
     ensure_signing_key(keyring, mirror)
@@ -624,13 +635,10 @@ cat /etc/ssh/ssh_host_ed25519_key.pub
 """
 
 
-@contextlib.contextmanager
-def ssh_lock():
+def ssh_lock() -> contextlib.AbstractContextManager:
     """Lab runs of several scenarios share the key and known_hosts: one at a time."""
     SSH_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(SSH_DIR / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
+    return cache_lock(SSH_DIR / ".lock")
 
 
 def ensure_ssh_key() -> str:
