@@ -18,3 +18,16 @@ attributes:
     description: Target operating systems and families the module can be run against.
     support: N/A
 """
+
+    # The attributes of a module that only reads and reports (a check): it changes nothing,
+    # so check mode is a normal run and there is no diff.
+    CHECK_ONLY = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""

@@ -30,13 +30,7 @@ options:
     type: str
 extends_documentation_fragment:
   - onprem.wandb.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - onprem.wandb.attributes.check_only
 notes:
   - The failure message names the C(preflight_allowed_architectures) variable of the collection's preflight role.
 author:

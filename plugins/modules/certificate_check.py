@@ -74,13 +74,7 @@ options:
     type: str
 extends_documentation_fragment:
   - onprem.wandb.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - onprem.wandb.attributes.check_only
 requirements:
   - cryptography (C(python3-cryptography)) on the target.
 author:

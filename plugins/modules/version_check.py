@@ -175,13 +175,7 @@ options:
     default: 5
 extends_documentation_fragment:
   - onprem.wandb.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - onprem.wandb.attributes.check_only
 requirements:
   - For O(component=mysql), either PyMySQL (C(python3-pymysql)) on the target or a C(mysql) client binary.
 notes:
