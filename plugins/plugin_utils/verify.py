@@ -44,13 +44,28 @@ def certificate_expiry(
 
 
 def backup_age(
-    status: dict | None, check: str, max_hours: float, action: str, now: datetime.datetime | None = None
+    status: dict | None,
+    check: str,
+    max_hours: float,
+    action: str,
+    set_up: float | None = None,
+    now: datetime.datetime | None = None,
 ) -> dict:
-    """A check record from the MySQL backup's status.json (last_success, ISO 8601 UTC)."""
+    """A check record from the MySQL backup's status.json (last_success, ISO 8601 UTC).
+
+    SET_UP (epoch seconds) is when the backup was set up: without any backup
+    attempt yet, that is a warning while it is younger than MAX_HOURS (the
+    first one has not been due), and a failure after.
+    """
     now = now or datetime.datetime.now(datetime.UTC)
     status = status or {}
     last = status.get("last_success")
     if not last:
+        if set_up is not None and not status.get("last_attempt"):
+            age = (now.timestamp() - float(set_up)) / 3600
+            if age < float(max_hours):
+                result = f"no backup yet: set up {age:.1f} h ago, the first is due within {float(max_hours):.0f} h"
+                return {"check": check, "status": "warn", "result": result, "action": action}
         seen = (
             f"last attempt {status['last_attempt']} {status.get('status', '')}".strip()
             if status.get("last_attempt")

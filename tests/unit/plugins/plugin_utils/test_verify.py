@@ -54,9 +54,22 @@ def test_certificate_expiry_unreadable_fails():
     ],
 )
 def test_backup_age(status, expected, text):
-    record = backup_age(status, "b", 26, "run it", NOW)
+    record = backup_age(status, "b", 26, "run it", now=NOW)
     assert record["status"] == expected
     assert text in record["result"]
+
+
+@pytest.mark.parametrize(
+    "hours_ago, status, expected",
+    [
+        (2, None, "warn"),
+        (30, None, "fail"),
+        (2, {"last_attempt": "2026-11-30T10:00:00Z", "status": "failed", "error": "x"}, "fail"),
+    ],
+)
+def test_backup_age_before_the_first_backup(hours_ago, status, expected):
+    record = backup_age(status, "b", 26, "run it", set_up=NOW.timestamp() - hours_ago * 3600, now=NOW)
+    assert record["status"] == expected
 
 
 def test_verify_table_orders_and_counts():
