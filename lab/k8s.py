@@ -276,19 +276,24 @@ def image_ref(spec: dict, name: str, registry: str = "localhost/onprem-wandb-lab
     return f"{registry}/{image['repository']}:{image['version']}"
 
 
-def build_container_image(name: str, containerfile: Path, files: list[Path]) -> tuple[str, str]:
-    """Build image NAME from CONTAINERFILE with FILES as its context, unless an image was
-    built from exactly these already; return its local reference and ID. The reference's tag
-    is the recipe's hash: labs of other checkouts on this machine never retag each other's."""
+def build_container_image(
+    name: str, containerfile: Path, files: list[Path], build_args: dict | None = None
+) -> tuple[str, str]:
+    """Build image NAME from CONTAINERFILE with FILES as its context (and BUILD_ARGS), unless
+    an image was built from exactly these already; return its local reference and ID. The
+    reference's tag is the recipe's hash: labs of other checkouts on this machine never retag
+    each other's."""
     stats = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-    ref = f"localhost/onprem-wandb-lab/{name}-{lab.recipe_key([containerfile.read_text(), stats])}"
+    args = [f"--build-arg={k}={v}" for k, v in sorted((build_args or {}).items())]
+    recipe = lab.recipe_key([containerfile.read_text(), stats] + ([args] if args else []))
+    ref = f"localhost/onprem-wandb-lab/{name}-{recipe}"
     if not lab.image_exists(ref):
         lab.log(f"building image {ref}")
         with tempfile.TemporaryDirectory(dir=lab.CACHE) as context:
             for f in files:
                 os.link(f, Path(context) / f.name)
             # --timestamp: the same files make the same image (and digest), whoever builds it.
-            lab.podman("build", "-q", "--timestamp", "0", "-f", str(containerfile), "-t", ref, context)
+            lab.podman("build", "-q", "--timestamp", "0", *args, "-f", str(containerfile), "-t", ref, context)
     return ref, lab.podman("image", "inspect", "--format", "{{.Id}}", ref).stdout.strip()
 
 
@@ -374,11 +379,18 @@ class Registry:
         return f"{self.name}/{repository}:{tag}"
 
 
-def publish_image(registry: Registry, repository: str, tag: str, containerfile: Path, files: list[Path]) -> str:
-    """Build an image from CONTAINERFILE and FILES and serve it from the lab registry as
-    REPOSITORY:TAG; return its name as the cluster pulls it. Idempotent."""
+def publish_image(
+    registry: Registry,
+    repository: str,
+    tag: str,
+    containerfile: Path,
+    files: list[Path],
+    build_args: dict | None = None,
+) -> str:
+    """Build an image from CONTAINERFILE and FILES (and BUILD_ARGS) and serve it from the lab
+    registry as REPOSITORY:TAG; return its name as the cluster pulls it. Idempotent."""
     with lab.cache_lock(registry.dir / ".push.lock"):  # one push at a time
-        local, image_id = build_container_image(f"{repository}:{tag}", containerfile, files)
+        local, image_id = build_container_image(f"{repository}:{tag}", containerfile, files, build_args)
         return registry.push(local, image_id, repository, tag)
 
 

@@ -90,6 +90,7 @@ ExecStartPre=/usr/sbin/sshd -t
 # lab/k8s.py (the lab's Kubernetes cluster) imports this module as `lab`.
 sys.modules.setdefault("lab", sys.modules[__name__])
 import k8s  # noqa: E402
+import wandb_images  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -482,8 +483,9 @@ def build_charts(mirror: Path, charts: list[dict], files: list[dict]) -> None:
     for chart in charts:
         source = source_root / chart["source"]
         digest = hashlib.sha256()
-        for path in sorted(p for p in source.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+        for tree in [source, *(source_root / d for d in chart.get("dependencies", []))]:
+            for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+                digest.update(str(path.relative_to(tree)).encode() + b"\0" + path.read_bytes())
         tgz = repo / f"{chart['name']}-{chart['version']}.tgz"
         stamp = repo / f".{tgz.name}.recipe"
         key = recipe_key([RECIPE_VERSION, chart, digest.hexdigest()])
@@ -494,6 +496,15 @@ def build_charts(mirror: Path, charts: list[dict], files: list[dict]) -> None:
         # per recipe and kept, so its pinned digest stays valid.
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             env = dict(os.environ, HELM_CACHE_HOME=tmp, HELM_CONFIG_HOME=tmp, HELM_DATA_HOME=tmp)
+            if chart.get("dependencies"):
+                # What `helm dependency build` would fetch, placed under charts/
+                # (a copy: the sources stay read-only and untouched).
+                work = Path(tmp) / "src" / source.name
+                shutil.copytree(source, work)
+                for dep in chart["dependencies"]:
+                    shutil.copytree(source_root / dep, work / "charts" / Path(dep).name)
+                run(["chmod", "-R", "u+w", str(work)])
+                source = work
             args = [str(helm), "package", "--version", chart["version"], "-d", tmp, str(source)]
             if chart.get("app_version"):
                 args += ["--app-version", chart["app_version"]]
@@ -744,6 +755,7 @@ def up(args) -> int:
             configure_mirror_host(name)
             k8s.configure_registry(name, hv)
     k8s.up(hosts, settings)
+    wandb_images.publish(hosts)
     log(f"up: {len(hosts)} hosts on network {settings['network']}")
     return 0
 

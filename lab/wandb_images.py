@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""W&B's images that the lab can make, served by the lab registry (lab/k8s.py).
+
+A site mirrors W&B's images from W&B's registries; this machine reaches none,
+so the lab builds what it can, as lab/mirror.yml `wandb_images:` lists it:
+
+- the operator (wandb/controller): the upstream source release in
+  shared/artifacts (src/wandb-operator-<version>.tar.gz; the Go module proxy
+  does not serve it, its dependencies it does), built like its Dockerfile does
+  (CGO_ENABLED=0 go build of cmd/main.go) with the pinned toolchain, kept by
+  version under CACHE/go/wandb-operator-<version>/manager;
+- the in-cluster probe of verify.yml: Debian with python3 and PyMySQL.
+
+Both on the lab's Debian base image. The W&B application images cannot be
+made here: the platform's pods wait for them, and the tests say so. The
+registry records each pushed digest in CACHE/registry/pushed/<repository>/<tag>
+(the lab inventory pins the controller by it).
+"""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import k8s
+
+import lab
+
+
+def build_operator(version: str, tarball: Path) -> Path:
+    """The operator's manager binary from its source release; its directory."""
+
+    def build(out: Path, env: dict) -> None:
+        src = lab.CACHE / "go" / "src" / f"wandb-operator-{version}"
+        if not (src / "go.mod").exists():
+            src.parent.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(tarball) as tar:
+                tar.extractall(src.parent, filter="data")
+        k8s.go(env, "build", "-o", str(out / "manager"), "./cmd/main.go", cwd=src, timed="wandb operator")
+
+    return k8s.go_build("wandb-operator", version, build)
+
+
+def publish(hosts: dict) -> dict[str, str]:
+    """Build and push every image of `wandb_images:` when the lab has a cluster:
+    {name: reference as the cluster pulls it}."""
+    if not k8s.nodes_of(hosts):
+        return {}
+    images = lab.load_mirror_manifest().get("wandb_images") or {}
+    registry = k8s.Registry(hosts)
+    base = lab.build_image("bookworm")
+    refs = {}
+    for name, image in images.items():
+        files = []
+        if image.get("source"):
+            tarball = lab.artifacts_dir() / image["source"]
+            files = [build_operator(str(image["version"]), tarball) / "manager"]
+        refs[name] = k8s.publish_image(
+            registry,
+            image["repository"],
+            str(image["version"]),
+            k8s.IMAGE_SOURCES / name / "Containerfile",
+            files,
+            {"BASE": base, "DEBIAN_MIRROR": lab.DEBIAN_MIRROR},
+        )
+    return refs
