@@ -13,7 +13,7 @@ so the lab builds what it can, as lab/mirror.yml `wandb_images:` lists it:
 
 Both on the lab's Debian base image. The W&B application images cannot be
 made here: the platform's pods wait for them, and the tests say so. The
-registry records each pushed digest in CACHE/registry/pushed/<repository>/<tag>
+registry records each pushed digest in CACHE/registry/<lab>/pushed/<repository>/<tag>
 (the lab inventory pins the controller by it).
 """
 

@@ -70,7 +70,8 @@ def host_address(name: str) -> str:
 
 def pushed_digest(repository: str, tag: str) -> str:
     """The digest the lab registry recorded when lab.py pushed REPOSITORY:TAG."""
-    return (CACHE / "registry" / "pushed" / repository / tag).read_text().split()[1]
+    lab = f"wbm-{os.environ.get('MOLECULE_SCENARIO_NAME', 'stack')}"
+    return (CACHE / "registry" / lab / "pushed" / repository / tag).read_text().split()[1]
 
 
 def registry_has(repository: str, tag: str) -> bool:
