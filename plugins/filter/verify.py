@@ -15,6 +15,4 @@ class FilterModule:
             "certificate_expiry": verify.certificate_expiry,
             "backup_age": verify.backup_age,
             "verify_table": verify.verify_table,
-            "pod_ready": verify.pod_ready,
-            "pod_waits_for_image": verify.pod_waits_for_image,
         }

@@ -77,14 +77,14 @@ def backup_age(
         when = when.replace(tzinfo=datetime.UTC)
     hours = (now - when).total_seconds() / 3600
     ok = hours < float(max_hours)
-    result = f"{last} ({hours:.1f} h ago)"
+    result = f"{last} ({hours:.1f} h ago)" + (f" on {status['host']}" if status.get("host") else "")
     if status.get("status") == "failed":
         result += f"; the last attempt failed: {status.get('error', '?')}"
     return {"check": check, "status": "ok" if ok else "fail", "result": result, "action": "" if ok else action}
 
 
 def verify_table(records: list[dict]) -> list[str]:
-    """The records as aligned lines (check | result | what to do), worst first, then a summary."""
+    """The records as aligned lines (check | result | what to do when not ok), worst first, then a summary."""
     order = {"fail": 0, "warn": 1, "skip": 2, "ok": 3}
     rows = sorted(records or [], key=lambda r: (order.get(r.get("status"), 0), r.get("check", "")))
     width = max([len(r.get("check", "")) for r in rows] + [5])
@@ -94,7 +94,7 @@ def verify_table(records: list[dict]) -> list[str]:
         if status not in STATUSES:
             status = "fail"
         line = f"{r.get('check', '?').ljust(width)}  {status.upper().ljust(6)}  {r.get('result', '')}"
-        if r.get("action"):
+        if r.get("action") and status != "ok":
             line += f"  -> {r['action']}"
         lines.append(line)
     counts = {s: sum(1 for r in rows if r.get("status", "fail") == s) for s in STATUSES}

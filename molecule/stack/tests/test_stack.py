@@ -331,7 +331,7 @@ def test_the_verify_table_is_green_and_names_what_cannot_run_here():
         "MySQL W&B settings (mysql1)",
         "MySQL W&B settings (mysql2)",
         "MySQL replication (mysql2, standby)",
-        "MySQL last backup (mysql2)",
+        "MySQL last backup",
         "MinIO drives online",
         "W&B custom resource",
         "W&B login to MySQL (in the cluster)",
@@ -341,4 +341,5 @@ def test_the_verify_table_is_green_and_names_what_cannot_run_here():
         line = next((line for line in out.splitlines() if check in line), "")
         assert " OK " in line, (check, line)
     assert "waiting only for their images" in out
+    assert "h ago) on mysql2" in out
     assert set(recap(out).values()) == {0}, out

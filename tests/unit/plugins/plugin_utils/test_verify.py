@@ -46,7 +46,7 @@ def test_certificate_expiry_unreadable_fails():
 @pytest.mark.parametrize(
     "status, expected, text",
     [
-        ({"last_success": "2026-11-30T02:30:05Z", "status": "success"}, "ok", "9.5 h ago"),
+        ({"last_success": "2026-11-30T02:30:05Z", "status": "success", "host": "db2"}, "ok", "9.5 h ago) on db2"),
         ({"last_success": "2026-11-29T02:30:05+00:00", "status": "success"}, "fail", "33.5 h ago"),
         ({"last_success": "2026-11-30T02:30:05Z", "status": "failed", "error": "disk full"}, "ok", "disk full"),
         ({"last_attempt": "2026-11-30T02:30:05Z", "status": "failed"}, "fail", "no successful backup"),
@@ -75,7 +75,7 @@ def test_backup_age_before_the_first_backup(hours_ago, status, expected):
 def test_verify_table_orders_and_counts():
     lines = verify_table(
         [
-            {"check": "a", "status": "ok", "result": "fine", "action": ""},
+            {"check": "a", "status": "ok", "result": "fine", "action": "nothing to do"},
             {"check": "bb", "status": "fail", "result": "broken", "action": "fix it"},
             {"check": "c", "status": "warn", "result": "soon", "action": "renew"},
             {"check": "d", "status": "weird", "result": "?", "action": ""},
@@ -85,6 +85,7 @@ def test_verify_table_orders_and_counts():
     assert lines[1].startswith("bb  ") and "FAIL" in lines[1] and lines[1].endswith("-> fix it")
     assert "FAIL" in lines[2] and lines[2].startswith("d ")
     assert "WARN" in lines[3]
+    assert lines[4].startswith("a ") and "->" not in lines[4]
     assert lines[-1] == "1 ok, 1 warn, 2 fail, 0 skip"
 
 
