@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import yaml
 from labtest import PROJECT, host
 
 NAMESPACE = "wandb"
@@ -65,7 +66,20 @@ def inventory_var(hostname: str, variable: str):
 
 def host_address(name: str) -> str:
     """The lab address of platform NAME (molecule.yml's lab_ip)."""
-    return inventory_var(name, "lab_ip")
+    scenario = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", Path(__file__).resolve().parents[1]))
+    platforms = yaml.safe_load((scenario / "molecule.yml").read_text())["platforms"]
+    return next(p["lab_ip"] for p in platforms if p["name"] == name)
+
+
+def put_file(name: str, path: str, content: str) -> None:
+    """Write CONTENT to PATH on lab host NAME through stdin (no command line carries it)."""
+    prefix = os.environ.get("MOLECULE_SCENARIO_NAME", "stack")
+    subprocess.run(
+        ["podman", "exec", "-i", f"wbm-{prefix}-{name}", "sh", "-c", f"cat > {shlex.quote(path)}"],
+        input=content,
+        text=True,
+        check=True,
+    )
 
 
 def pushed_digest(repository: str, tag: str) -> str:

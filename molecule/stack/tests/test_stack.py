@@ -33,6 +33,7 @@ from stacktest import (  # noqa: E402
     inventory_var,
     kubectl,
     pushed_digest,
+    put_file,
     registry_has,
     root_file,
     run_probe,
@@ -59,7 +60,9 @@ def test_the_operator_runs_the_pinned_controller_from_the_site_registry():
 
 
 def test_the_crd_is_the_charts_and_is_applied_on_every_run():
-    crd = get("crd", "weightsandbiases.apps.wandb.com", namespace="")
+    crd = json.loads(
+        kubectl("get", "crd", "weightsandbiases.apps.wandb.com", "-o", "json", "--show-managed-fields").stdout
+    )
     managers = {m["manager"] for m in crd["metadata"]["managedFields"]}
     assert "onprem-wandb" in managers, managers
     # An upgrade brings a changed CRD: changed here by hand, the next run puts it back.
@@ -121,7 +124,10 @@ def test_the_rendered_objects_carry_the_data_layers_contract():
 def test_credentials_are_secret_references_and_nothing_else():
     app = get("deployment", f"{CR}-app-bc")["spec"]["template"]["spec"]["containers"][0]
     env = _env(app)
-    refs = {name: env[name]["valueFrom"]["secretKeyRef"] for name in ("MYSQL_PASSWORD", "LICENSE", "REDIS_PASSWORD")}
+    refs = {
+        name: {k: v for k, v in env[name]["valueFrom"]["secretKeyRef"].items() if k in ("name", "key")}
+        for name in ("MYSQL_PASSWORD", "LICENSE", "REDIS_PASSWORD")
+    }
     assert refs["MYSQL_PASSWORD"] == {"name": "wandb-mysql", "key": "MYSQL_PASSWORD"}
     assert refs["LICENSE"] == {"name": "wandb-license", "key": "license"}
     assert refs["REDIS_PASSWORD"] == {"name": "wandb-redis", "key": "REDIS_PASSWORD"}
@@ -247,7 +253,7 @@ def test_wandb_logs_in_to_its_services_with_the_secrets_the_resource_references(
 def _client_ca():
     """The CA bundle clients trust (the certificates role's), put on the client host."""
     ca = host("k8sadmin").check_output("cat /etc/onprem-wandb/tls/wandb-ca.crt")
-    host("client").run(f"printf '%s\\n' {json.dumps(ca)} > /tmp/wandb-ca.crt")
+    put_file("client", "/tmp/wandb-ca.crt", ca + "\n")
     return "/tmp/wandb-ca.crt"
 
 
