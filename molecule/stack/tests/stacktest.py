@@ -5,34 +5,29 @@ plane node, the scenario's inventory, the lab registry and the in-cluster probe.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-import yaml
-from labtest import PROJECT, host
+from labtest import CACHE, PREFIX, PROJECT, Inventory, host
 
 NAMESPACE = "wandb"
 CR = "wandb"
 FQDN = "wandb.wandb-lab.internal"
 REGISTRY = "mirror.wandb-lab.internal:5000"
-CACHE = Path(os.environ.get("WANDB_LAB_CACHE", "/var/cache/onprem-wandb"))
 PROBE_SCRIPT = PROJECT / "roles" / "wandb_operator" / "files" / "wandb_probe.py"
 
 
 def kubectl(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """kubectl with the admin kubeconfig on the control plane node (the API, not files)."""
-    prefix = os.environ.get("MOLECULE_SCENARIO_NAME", "stack")
     cmd = [
         "podman",
         "exec",
         "-i",
-        f"wbm-{prefix}-k8s-cp",
+        f"{PREFIX}-k8s-cp",
         "kubectl",
         "--kubeconfig",
         "/etc/kubernetes/admin.conf",
@@ -52,45 +47,14 @@ def get(kind: str, name: str = "", namespace: str = NAMESPACE, selector: str = "
     return json.loads(kubectl(*args).stdout)
 
 
-def inventory_var(hostname: str, variable: str):
-    """A variable of HOST as the scenario's inventory has it (not templated)."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    out = subprocess.run(
-        [str(PROJECT / ".venv" / "bin" / "ansible-inventory"), "-i", inventory, "--host", hostname],
-        text=True,
-        capture_output=True,
-        check=True,
-    ).stdout
-    return json.loads(out)[variable]
-
-
-def host_address(name: str) -> str:
-    """The lab address of platform NAME (molecule.yml's lab_ip)."""
-    scenario = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", Path(__file__).resolve().parents[1]))
-    platforms = yaml.safe_load((scenario / "molecule.yml").read_text())["platforms"]
-    return next(p["lab_ip"] for p in platforms if p["name"] == name)
-
-
-def put_file(name: str, path: str, content: str) -> None:
-    """Write CONTENT to PATH on lab host NAME through stdin (no command line carries it)."""
-    prefix = os.environ.get("MOLECULE_SCENARIO_NAME", "stack")
-    subprocess.run(
-        ["podman", "exec", "-i", f"wbm-{prefix}-{name}", "sh", "-c", f"cat > {shlex.quote(path)}"],
-        input=content,
-        text=True,
-        check=True,
-    )
-
-
 def pushed_digest(repository: str, tag: str) -> str:
     """The digest the lab registry recorded when lab.py pushed REPOSITORY:TAG."""
-    lab = f"wbm-{os.environ.get('MOLECULE_SCENARIO_NAME', 'stack')}"
-    return (CACHE / "registry" / lab / "pushed" / repository / tag).read_text().split()[1]
+    return (CACHE / "registry" / PREFIX / "pushed" / repository / tag).read_text().split()[1]
 
 
 def registry_has(repository: str, tag: str) -> bool:
     """Whether the lab registry (on the mirror host, HTTPS with the lab CA) serves REPOSITORY:TAG."""
-    url = f"https://{host_address('mirror')}:5000/v2/{repository}/manifests/{tag}"
+    url = f"https://{Inventory().address('mirror')}:5000/v2/{repository}/manifests/{tag}"
     req = urllib.request.Request(url, method="HEAD")
     req.add_header(
         "Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"

@@ -24,18 +24,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from labtest import host, playbook, recap  # noqa: E402
+from labtest import Inventory, host, playbook, put_file, recap  # noqa: E402
 from stacktest import (  # noqa: E402
     CR,
     FQDN,
     NAMESPACE,
     REGISTRY,
     get,
-    host_address,
-    inventory_var,
     kubectl,
     pushed_digest,
-    put_file,
     registry_has,
     root_file,
     run_probe,
@@ -100,8 +97,9 @@ def _env(container: dict) -> dict:
 
 
 def test_the_rendered_objects_carry_the_data_layers_contract():
-    writer = inventory_var("mysql1", "mysql_vip_address")
-    redis = host_address("redis1")
+    inventory = Inventory()
+    writer = inventory.var("mysql1", "mysql_vip_address")
+    redis = inventory.address("redis1")
     app = get("deployment", f"{CR}-app-bc")["spec"]["template"]["spec"]
     env = _env(app["containers"][0])
     # MySQL through the writer address (the floating one), over TLS with its CA.
@@ -255,7 +253,7 @@ def test_wandb_logs_in_to_its_services_with_the_secrets_the_resource_references(
 def _client_ca():
     """The CA bundle clients trust (the certificates role's), put on the client host."""
     ca = host("k8sadmin").check_output("cat /etc/onprem-wandb/tls/wandb-ca.crt")
-    put_file("client", "/tmp/wandb-ca.crt", ca + "\n")
+    put_file("client", "/tmp/wandb-ca.crt", ca + "\n", mode="0644")
     return "/tmp/wandb-ca.crt"
 
 
