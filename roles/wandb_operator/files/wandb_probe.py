@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """W&B's view of its services, from inside the cluster (playbooks/verify.yml).
 
@@ -156,7 +155,7 @@ def presign(method: str, endpoint: str, bucket: str, key: str, region: str, acce
 def s3_request(
     endpoint: str, context, method: str, target: str, body: bytes | None = None, headers: dict | None = None
 ):
-    host, _, port = endpoint.rpartition(":")
+    host, port = endpoint.rsplit(":", 1)
     conn = (
         http.client.HTTPSConnection(host, int(port), context=context, timeout=20)
         if context
