@@ -8,7 +8,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from labtest import assert_verbose_rerun_shows_no_secret, host, playbook  # noqa: E402
 
-HOSTS = ["redis1", "minio1"]
+# Every W&B host and the Debian suite it installs from (the mirror's apt/<suite>).
+SUITES = {"mysql1": "sid", "mysql2": "sid", "redis1": "bookworm", "minio1": "bookworm", "k8sadmin": "trixie"}
+HOSTS = list(SUITES)
 
 
 @pytest.mark.parametrize("name", HOSTS)
@@ -16,7 +18,7 @@ def test_mirror_is_the_signed_apt_source(name):
     h = host(name)
     source = h.file("/etc/apt/sources.list.d/onprem-wandb-mirror.sources")
     assert source.exists
-    assert "URIs: http://mirror.wandb-lab.internal/apt/bookworm" in source.content_string
+    assert f"URIs: http://mirror.wandb-lab.internal/apt/{SUITES[name]}" in source.content_string
     assert "Signed-By: /etc/apt/keyrings/onprem-wandb-mirror.asc" in source.content_string
     assert h.file("/etc/apt/keyrings/onprem-wandb-mirror.asc").content_string.startswith(
         "-----BEGIN PGP PUBLIC KEY BLOCK-----"
@@ -29,10 +31,10 @@ def test_base_packages_came_from_the_mirror(name):
     for pkg in ("python3-cryptography", "rsync"):
         assert h.package(pkg).is_installed
     policy = h.check_output("apt-cache policy rsync")
-    assert "http://mirror.wandb-lab.internal/apt/bookworm ./" in policy
+    assert f"http://mirror.wandb-lab.internal/apt/{SUITES[name]} ./" in policy
 
 
-@pytest.mark.parametrize("name", HOSTS)
+@pytest.mark.parametrize("name", [*HOSTS, "client", "k8s-cp", "k8s-worker"])
 def test_hosts_are_air_gapped(name):
     # The lab network has no route out: the mirror was the only possible source.
     res = host(name).run("curl -sS -m 5 -o /dev/null http://deb.debian.org/debian/")
@@ -76,6 +78,8 @@ def test_preflight_passes_with_the_lab_policy():
     assert "failed=0" in res.stdout
 
 
-def test_a_verbose_rerun_shows_no_secret():
-    # On the hosts: the Redis passwords, MinIO's CA and node keys.
-    assert_verbose_rerun_shows_no_secret(HOSTS, kept_on_hosts=4)
+def test_a_verbose_rerun_changes_nothing_and_shows_no_secret():
+    # The scenario's idempotence check (0 changed on every host) and its secret
+    # check in one rerun of site.yml. On the hosts: the MySQL, Redis and W&B
+    # passwords, the CA and node keys of MySQL, Redis and MinIO, the W&B key.
+    assert_verbose_rerun_shows_no_secret(HOSTS, kept_on_hosts=10)
