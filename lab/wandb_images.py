@@ -19,7 +19,8 @@ registry records each pushed digest in CACHE/registry/<lab>/pushed/<repository>/
 
 from __future__ import annotations
 
-import tarfile
+import shutil
+import tempfile
 from pathlib import Path
 
 import k8s
@@ -33,9 +34,14 @@ def build_operator(version: str, tarball: Path) -> Path:
     def build(out: Path, env: dict) -> None:
         src = lab.CACHE / "go" / "src" / f"wandb-operator-{version}"
         if not (src / "go.mod").exists():
+            # GNU tar refuses members outside the target (absolute or `..`
+            # names) on every Python (Debian 12's tarfile has no extraction
+            # filters); unpacked beside the target, then moved in one step.
             src.parent.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(tarball) as tar:
-                tar.extractall(src.parent, filter="data")
+            shutil.rmtree(src, ignore_errors=True)
+            with tempfile.TemporaryDirectory(dir=src.parent) as tmp:
+                lab.run(["tar", "-xzf", str(tarball), "-C", tmp, "--no-same-owner", "--no-same-permissions"])
+                (Path(tmp) / src.name).rename(src)
         k8s.go(env, "build", "-o", str(out / "manager"), "./cmd/main.go", cwd=src, timed="wandb operator")
 
     return k8s.go_build("wandb-operator", version, build)
