@@ -231,8 +231,14 @@ def provided_vars(defect: str | None) -> str:
         "certificates_chain": "",
         "certificates_ca": _pem(ca),
     }
+    return vars_file(data)
+
+
+def vars_file(data: dict) -> str:
+    """DATA as a root-only vars file in the scenario's directory, for `-e @file`: a secret
+    never goes on a command line."""
     directory = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY") or tempfile.gettempdir())
-    fd, path = tempfile.mkstemp(prefix="provided-", suffix=".json", dir=directory)
+    fd, path = tempfile.mkstemp(prefix="vars-", suffix=".json", dir=directory)
     with os.fdopen(fd, "w") as fh:  # mkstemp makes it 0600
         json.dump(data, fh)
     return path

@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,6 +34,7 @@ from stacktest import (  # noqa: E402
     registry_has,
     root_file,
     run_probe,
+    vars_file,
     wait_for,
 )
 
@@ -304,22 +303,13 @@ def test_check_diff_shows_a_changed_value_before_it_is_applied():
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
 
 
-def _vars_file(data: dict) -> str:
-    """A root-only vars file in the scenario's directory: a secret never goes on a command line."""
-    directory = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY") or tempfile.gettempdir())
-    fd, path = tempfile.mkstemp(prefix="vars-", suffix=".json", dir=directory)
-    with os.fdopen(fd, "w") as fh:  # mkstemp makes it 0600
-        json.dump(data, fh)
-    return path
-
-
 @pytest.mark.parametrize("service", ["redis"])
 def test_rotating_a_password_updates_the_secret_and_nothing_else(service):
     old = root_file("redis1", "/etc/onprem-wandb/redis/password")
     new = "Rotated" + old[7:]
     cr_before = get("weightsandbiases", CR)["metadata"]["generation"]
     try:
-        result = playbook("--tags", "redis,wandb_operator", "--diff", "-e", "@" + _vars_file({"redis_password": new}))
+        result = playbook("--tags", "redis,wandb_operator", "--diff", "-e", "@" + vars_file({"redis_password": new}))
         out = result.stdout + result.stderr
         assert result.returncode == 0, out
         secret = get("secret", "wandb-redis")["data"]
@@ -330,7 +320,7 @@ def test_rotating_a_password_updates_the_secret_and_nothing_else(service):
         # Not in the output, not even in the diff.
         assert new not in out and base64.b64encode(new.encode()).decode() not in out
     finally:
-        playbook("--tags", "redis,wandb_operator", "-e", "@" + _vars_file({"redis_password": old}))
+        playbook("--tags", "redis,wandb_operator", "-e", "@" + vars_file({"redis_password": old}))
     assert base64.b64decode(get("secret", "wandb-redis")["data"]["REDIS_PASSWORD"]).decode() == old
 
 
