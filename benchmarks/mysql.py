@@ -17,33 +17,19 @@ the numbers, so compare runs on a quiet host.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchlib import ROOT, changed, molecule, project_env
+from benchlib import ROOT, backup_unit, changed, load_rows, molecule, podman, project_env, sql, wait_applied
 
 SCENARIO = "mysql_pair"
 PREFIX = f"wbm-{SCENARIO}"
 PRIMARY = f"{PREFIX}-mysql1"
 STANDBY = f"{PREFIX}-mysql2"
 TABLE = "wandb_local.bench_rows"
-
-
-def podman(container: str, *cmd: str, stdin: str | None = None) -> str:
-    res = subprocess.run(
-        ["podman", "exec", "-i", container, *cmd], input=stdin, text=True, capture_output=True, check=False
-    )
-    if res.returncode != 0:
-        sys.exit(f"{' '.join(cmd)[:200]} on {container} failed: {res.stderr.strip()}")
-    return res.stdout.strip()
-
-
-def sql(container: str, query: str) -> str:
-    return podman(container, "mysql", "-N", "-B", "-e", query)
 
 
 def inventory() -> str:
@@ -75,37 +61,6 @@ def task_seconds(out: str, name: str) -> float:
     return float(match.group(1)) if match else float("nan")
 
 
-def wait_applied_on_standby() -> float:
-    """Seconds from now until the standby applied everything the primary has committed."""
-    gtid = sql(PRIMARY, "SELECT @@GLOBAL.gtid_executed").replace("\\n", "")
-    start = time.monotonic()
-    sql(STANDBY, f"SELECT WAIT_FOR_EXECUTED_GTID_SET('{gtid}', 600)")
-    return time.monotonic() - start
-
-
-def load_rows(mib: int) -> tuple[int, list[float]]:
-    """Load about MIB MiB of rows in doubling batches; return the row count and, per batch, how
-    long the standby took after the primary's commit to apply it (the replication lag)."""
-    sql(PRIMARY, f"DROP TABLE IF EXISTS {TABLE}")
-    sql(
-        PRIMARY,
-        f"CREATE TABLE {TABLE} (id BIGINT AUTO_INCREMENT PRIMARY KEY, run VARCHAR(36), payload VARBINARY(1024)); "
-        f"INSERT INTO {TABLE} (run, payload) VALUES (UUID(), RANDOM_BYTES(256))",
-    )
-    target = mib * 1024  # rows of about 1 KiB
-    rows = 1
-    lags = []
-    while rows < target:
-        sql(
-            PRIMARY,
-            f"INSERT INTO {TABLE} (run, payload) "
-            f"SELECT UUID(), CONCAT(RANDOM_BYTES(256), REPEAT(SHA2(id, 256), 10)) FROM {TABLE} LIMIT {target - rows}",
-        )
-        lags.append(wait_applied_on_standby())
-        rows = int(sql(PRIMARY, f"SELECT COUNT(*) FROM {TABLE}"))
-    return rows, lags
-
-
 def small_writes_lag(count: int) -> tuple[float, float]:
     """COUNT single-row transactions on the primary (one client session, as W&B writes): the
     commit rate, and how long after the last commit the standby had applied them all."""
@@ -115,7 +70,7 @@ def small_writes_lag(count: int) -> tuple[float, float]:
     start = time.monotonic()
     podman(PRIMARY, "mysql", stdin=inserts)
     rate = count / (time.monotonic() - start)
-    lag = wait_applied_on_standby()
+    lag = wait_applied(PRIMARY, STANDBY)
     sql(PRIMARY, "DROP TABLE wandb_local.bench_small")
     return rate, lag
 
@@ -144,7 +99,7 @@ def main() -> int:
     print(f"2000 one-row commits:        {rate:7.1f} commits/s; standby applied the last {lag:.2f} s later")
 
     start = time.monotonic()
-    rows, lags = load_rows(args.mb)
+    rows, lags = load_rows(PRIMARY, STANDBY, TABLE, args.mb)
     size = float(
         sql(
             PRIMARY,
@@ -157,14 +112,11 @@ def main() -> int:
         f"last (largest batch) {lags[-1]:.2f} s"
     )
 
-    start = time.monotonic()
-    podman(STANDBY, "systemctl", "start", "wandb-mysql-backup.service")
-    took = time.monotonic() - start
-    status = json.loads(podman(STANDBY, "cat", "/var/backups/mysql/status.json"))
-    raw = int(podman(STANDBY, "sh", "-c", f"gzip -dc {status['file']} | wc -c"))
+    backup = backup_unit(STANDBY)
+    took, status, raw = backup["seconds"], backup["status"], backup["raw_bytes"]
     print(
-        f"backup unit:                 {took:7.1f} s  dump {raw / 1e6:.1f} MB -> gzip {status['size'] / 1e6:.1f} MB, "
-        f"dump+gzip {raw / 1e6 / status['dump_seconds']:.1f} MB/s, whole run {raw / 1e6 / took:.1f} MB/s"
+        f"backup unit:                 {took:7.1f} s  dump {raw / 1e6:.1f} MB -> {status['size'] / 1e6:.1f} MB, "
+        f"dump+compress {raw / 1e6 / status['dump_seconds']:.1f} MB/s, whole run {raw / 1e6 / took:.1f} MB/s"
     )
 
     took, out = playbook("playbooks/mysql_restore.yml", "-e", "mysql_restore_drill=true")
