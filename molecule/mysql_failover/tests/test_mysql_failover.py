@@ -32,7 +32,9 @@ CA = "/etc/mysql/onprem-wandb-tls/ca.crt"
 CNF = "/etc/mysql/mysql.conf.d/zz-onprem-wandb.cnf"
 SECRETS = "/etc/mysql/onprem-wandb"
 CLIENT_CNF = "/root/.wandb-client.cnf"  # W&B's login for the test clients, root only
-RERUN = "molecule/mysql_failover/rerun.yml"
+# This scenario's own rerun playbook: next to it are the scenario's host_vars, which Ansible
+# reads for that playbook.
+RERUN = str(Path(__file__).resolve().parents[1] / "rerun.yml")
 SWITCHOVER = "playbooks/mysql_switchover.yml"
 FAILOVER = "playbooks/mysql_failover.yml"
 # The background writer (W&B's writes): molecule/shared/writer.sh.
