@@ -305,7 +305,9 @@ class Writer:
             client,
             "sh",
             "-c",
-            f"setsid nohup bash {self.dir}/writer.sh {self.dir} {table} {VIP} </dev/null >/dev/null 2>&1 &",
+            # From the host's own address, as W&B on another host connects.
+            f"WRITER_BIND={HOSTS[client]['lab_ip']} setsid nohup bash {self.dir}/writer.sh {self.dir} {table} {VIP}"
+            " </dev/null >/dev/null 2>&1 &",
         )
 
     def committed(self) -> list[tuple[int, float]]:

@@ -8,11 +8,20 @@
 # an earlier attempt committed). Run: writer.sh DIR TABLE TARGET...; touch DIR/stop
 # to end it, DIR/stopped appears then. DIR/ok: "id epoch target" per
 # acknowledged row; DIR/err: "id epoch target error" per failed attempt.
+# WRITER_BIND (optional): the client host's own address to connect from, as a
+# client on another host would. Without it a client on the host that holds the
+# floating address connects from that address too, and once the address moves
+# both ends of its connection belong to the other host: the attempt hangs. An
+# attempt that gets no answer within WRITER_ATTEMPT_SECONDS (10) fails (as a
+# driver's read timeout does) and the row is retried.
 set -u
 dir=$1
 table=$2
 shift 2
 targets=("$@")
+bind=()
+[ -n "${WRITER_BIND:-}" ] && bind=(--bind-address="$WRITER_BIND")
+attempt=${WRITER_ATTEMPT_SECONDS:-10}
 cur=0
 i=0
 : > "$dir/ok"
@@ -21,9 +30,10 @@ while [ ! -e "$dir/stop" ]; do
   i=$((i + 1))
   while [ ! -e "$dir/stop" ]; do
     h=${targets[$cur]}
-    out=$(mysql --defaults-extra-file=/root/.wandb-client.cnf -h "$h" --protocol=TCP --connect-timeout=2 -N -B \
-          -e "INSERT INTO $table (id, host) VALUES ($i, '$h')" 2>&1)
+    out=$(timeout "$attempt" mysql --defaults-extra-file=/root/.wandb-client.cnf "${bind[@]}" -h "$h" --protocol=TCP \
+          --connect-timeout=2 -N -B -e "INSERT INTO $table (id, host) VALUES ($i, '$h')" 2>&1)
     rc=$?
+    [ $rc -eq 124 ] && out="no answer within $attempt s"
     if [ $rc -eq 0 ] || [[ $out == *"Duplicate entry"* ]]; then
       echo "$i $(date +%s.%N) $h" >> "$dir/ok"
       break

@@ -170,7 +170,9 @@ class Writer:
         w.run(f"rm -rf {self.dir} && mkdir -p {self.dir}")
         put_file(self.client, f"{self.dir}/writer.sh", WRITER, mode="0700")
         res = w.run(
-            f"setsid nohup bash {self.dir}/writer.sh {self.dir} {self.table} {' '.join(self.targets)}"
+            # From the host's own address: the client stands for W&B, which runs on other hosts.
+            f"WRITER_BIND={IP[self.client]} setsid nohup bash {self.dir}/writer.sh {self.dir} {self.table}"
+            f" {' '.join(self.targets)}"
             " </dev/null >/dev/null 2>&1 &"
         )
         assert res.rc == 0, res.stderr
