@@ -35,7 +35,8 @@ description:
     floating writer address is held away from it and the fence marker is written.
   - The floating writer address (keepalived) is moved with the hold file O(writer_hold_file), a keepalived
     C(track_file) of weight 0. A non-zero value puts the local VRRP instance into its fault state, which releases
-    the address at once, so the other server's keepalived takes it within its skew time.
+    the address at once, so the other server's keepalived takes it within its skew time. A switchover sets it as
+    soon as the primary is read-only (and lifts it again when the switchover is undone).
 options:
   operation:
     description: What to do.
@@ -583,13 +584,20 @@ class Promotion:
             standby.run([f"SET SESSION lock_wait_timeout = {MARGIN}"])
         except Exception as exc:  # noqa: BLE001
             self.fail(f"Preparing the switchover failed: {to_native(exc)}. Nothing was changed.")
-        stage, promoted, frozen = "checked", [], ""
+        stage, promoted, frozen, held = "checked", [], "", False
         self.t0 = time.monotonic()
         frozen_at = time.time()
         try:
             primary.run(promotion.FREEZE)
             stage = "frozen"
             self.step("primary read-only")
+            if p["writer_address"] and write_hold(p["writer_hold_file"], 1):
+                # Released now, while the standby catches up: its keepalived still runs at its
+                # read-only priority and takes the address within its skew time. Released after
+                # the standby opened, its writable check would raise that priority meanwhile,
+                # which restarts its master-down timer (3 advertisements, not the skew time).
+                held = True
+                self.step("writer address released")
             frozen = (primary.value("SELECT @@GLOBAL.gtid_executed") or "").replace("\n", "")
             self.wait_applied(standby, frozen, f"The standby {s_name} did not apply the primary's transactions")
             self.step("standby applied every GTID")
@@ -625,6 +633,9 @@ class Promotion:
                 )
             else:
                 outcome = f"The switchover was aborted and {p_name} takes writes again; nothing else changed."
+                if held:
+                    # Writable again: the address comes back (after the other host's master-down timer).
+                    write_hold(p["writer_hold_file"], 0)
             self.fail(f"{why} {outcome}", changed=stage != "checked")
         blocked = time.monotonic() - self.t0
         self.step("standby open for writes")
@@ -634,8 +645,8 @@ class Promotion:
         # read-only (and holding the writer address away) and names the rejoin that finishes.
         try:
             if p["writer_address"]:
-                write_hold(p["writer_hold_file"], 1)
-                self.step("writer address released")
+                if write_hold(p["writer_hold_file"], 1):
+                    self.step("writer address released")
                 moved = self.wait_writer_address(s_state["server_uuid"])
                 result.update(writer_address_moved=moved, writer_address_seconds=round(time.monotonic() - self.t0, 3))
             self.follow(primary, standby)

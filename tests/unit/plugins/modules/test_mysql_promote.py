@@ -276,6 +276,40 @@ def test_the_hold_of_the_writer_address_is_lifted_once_settled(tmp_path):
     assert steps.index("writer address released") < steps.index("hold of the writer address lifted")
 
 
+def test_the_writer_address_is_released_as_soon_as_the_primary_is_read_only(tmp_path):
+    # Before the standby opens: its keepalived must not raise its priority (which restarts its
+    # master-down timer) between the release and its taking the address.
+    hold = tmp_path / "hold"
+    primary, standby = pair()
+    promo = mysql_promote.Promotion(Module(writer_address="10.0.0.10", writer_hold_file=str(hold)))
+    promo.wait_writer_address = lambda _uuid: hold.read_text() == "1\n"
+    result = promo._switchover(primary, standby)
+    steps = [name for name, _seconds in result["steps"]]
+    assert steps[steps.index("primary read-only") + 1] == "writer address released"
+    assert steps.index("writer address released") < steps.index("standby applied every GTID")
+    assert result["writer_address_moved"] is True
+
+
+def test_an_undone_switchover_gives_the_writer_address_back(tmp_path):
+    hold = tmp_path / "hold"
+    primary, standby = pair(timed_out=1)
+    promo = mysql_promote.Promotion(Module(writer_address="10.0.0.10", writer_hold_file=str(hold)))
+    with pytest.raises(Failed) as failed:
+        promo._switchover(primary, standby)
+    assert "db1 takes writes again; nothing else changed" in failed.value.result["msg"]
+    assert hold.read_text() == "0\n"
+
+
+def test_a_primary_kept_read_only_by_the_undo_keeps_the_writer_address_away(tmp_path):
+    hold = tmp_path / "hold"
+    primary, standby = pair(standby_fail_on=["SET GLOBAL read_only = OFF"], standby_lost=True)
+    promo = mysql_promote.Promotion(Module(writer_address="10.0.0.10", writer_hold_file=str(hold)))
+    with pytest.raises(Failed) as failed:
+        promo._switchover(primary, standby)
+    assert "db1 stays read-only" in failed.value.result["msg"]
+    assert hold.read_text() == "1\n"
+
+
 def test_write_hold_needs_keepalived_directory(tmp_path):
     assert mysql_promote.write_hold(str(tmp_path / "absent" / "hold"), 1) is False
     path = tmp_path / "hold"
