@@ -89,9 +89,11 @@ def log(msg: str) -> None:
 
 
 def write_inventory() -> Path:
-    """The bench lab's inventory: inventories/lab's `all` variables (how Ansible reaches a lab
-    host) and group_vars, these hosts and addresses."""
+    """The bench lab's inventory: inventories/lab's `all` variables, its `lab` group's (how
+    Ansible reaches a lab host) and group_vars, these hosts and addresses."""
     lab = yaml.safe_load((ROOT / "inventories" / "lab" / "hosts.yml").read_text())["all"]
+    # How Ansible reaches a lab host: the `lab` group's variables (SSH at the lab address).
+    reach = lab["children"]["lab"].get("vars", {})
     inv = WORK / "inventory"
     inv.mkdir(parents=True, exist_ok=True)
     groups: dict[str, dict] = {}
@@ -108,6 +110,7 @@ def write_inventory() -> Path:
             "children": {
                 "lab_mirror": groups["lab_mirror"],
                 "wandb": {"children": {g: groups[g] for g in ("wandb_mysql", "wandb_redis", "wandb_minio")}},
+                "lab": {"children": {"lab_mirror": None, "wandb": None}, "vars": reach},
             },
         }
     }
@@ -368,10 +371,12 @@ def failover(inventory: Path) -> dict:
     writer.wait(20)
     killed = time.time()
     on(dead, "sh", "-c", "kill -9 $(pidof mysqld); systemctl stop mysql")
+    # Rows acknowledged before this came from the old primary in its last moments.
+    dead_for_sure = time.time()
     took, _out = playbook(inventory, str(ROOT / "playbooks" / "mysql_failover.yml"), log_as="failover")
     writer.wait(20, after=time.time())
     done = writer.stop()
-    first = min(t for _i, t in done if t > killed)
+    first = min(t for _i, t in done if t > dead_for_sure)
     return {"kill_to_write": first - killed, "playbook": took, "missing": writer.missing_on(new, done)}
 
 
