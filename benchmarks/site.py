@@ -165,14 +165,18 @@ def on(host: str, *cmd: str, stdin: str | None = None, check: bool = True) -> st
     return podman(container(host), *cmd, stdin=stdin, check=check)
 
 
-def playbook(inventory: Path, path: str, *args: str, log_as: str = "", profile: bool = True) -> tuple[float, str]:
-    """Run ansible-playbook PATH against the bench lab; (seconds, output). The output (with
-    profile_tasks' per-task times) is also kept in WORK/<log_as>.log."""
+def playbook(
+    inventory: Path, path: str, *args: str, log_as: str = "", profile: bool = True, **extra_env: str
+) -> tuple[float, str]:
+    """Run ansible-playbook PATH against the bench lab (EXTRA_ENV added to its environment);
+    (seconds, output). The output (with profile_tasks' per-task times) is also kept in
+    WORK/<log_as>.log."""
     env = project_env(
         ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
         ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
+        **extra_env,
     )
     env.pop("ANSIBLE_CONFIG", None)
     if profile:
@@ -473,6 +477,12 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated subset of {', '.join(STEPS)}")
     parser.add_argument("--mb", type=int, default=64, help="MiB of rows for the backup and restore figures")
     parser.add_argument("--keep", action="store_true", help="leave the lab up at the end")
+    parser.add_argument(
+        "--mitogen",
+        metavar="DIR",
+        help="also time the rerun with Mitogen's linear strategy (an opt-in some sites use; the collection "
+        "does not need it), from a Mitogen installed with `pip install --target DIR mitogen==VERSION`",
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     if only - set(STEPS):
@@ -499,6 +509,18 @@ def main() -> int:
         noop.write_text("---\n" + NOOP)
         log("no-op play")
         figures["noop"], _out = playbook(inventory, str(noop), log_as="noop")
+        if args.mitogen:
+            log("rerun of site.yml with Mitogen")
+            mitogen = Path(args.mitogen).resolve()
+            figures["rerun_mitogen"], out = playbook(
+                inventory,
+                site,
+                log_as="rerun-mitogen",
+                ANSIBLE_STRATEGY_PLUGINS=str(mitogen / "ansible_mitogen" / "plugins" / "strategy"),
+                ANSIBLE_STRATEGY="mitogen_linear",
+                PYTHONPATH=str(mitogen),
+            )
+            figures["rerun_mitogen_changed"] = changed(out)
         scripts = {h: raw_script(h, before[h], mirror_url) for h in DATA_HOSTS}
         for host, script in scripts.items():
             (WORK / f"raw-{host}.sh").write_text(script)
@@ -513,6 +535,16 @@ def main() -> int:
                 5,
             )
         )
+        if args.mitogen:
+            rows.append(
+                ratio_row(
+                    f"site.yml rerun with Mitogen (opt-in), {figures['rerun_mitogen_changed']} changed",
+                    figures["rerun_mitogen"],
+                    figures["noop"],
+                    "no-op play: facts + ping (without Mitogen)",
+                    5,
+                )
+            )
         if "backup" in only:
             log("backup and restore")
             b = backup_and_restore(inventory, args.mb)
