@@ -16,6 +16,7 @@ from mysqltest import replica_status, rows, sql  # noqa: E402
 PRIMARY = "mysql1"
 STANDBY = "mysql2"
 PRIMARY_IP = "10.89.44.11"
+STANDBY_IP = "10.89.44.12"
 CONVERGE = "molecule/mysql_pair/converge.yml"
 
 WANDB_SETTINGS = {
@@ -269,7 +270,10 @@ def test_account_hashes_are_salted_with_the_sites_secret():
         "SELECT user, host, SUBSTRING(authentication_string, 8, 20) FROM mysql.user "
         "WHERE plugin = 'caching_sha2_password' AND user LIKE 'wandb%' ORDER BY user",
     )
-    assert [u for u, _h, _s in salts] == ["wandb", "wandb_admin", "wandb_backup", "wandb_repl"], salts
+    accounts = [(u, h) for u, h, _s in salts]
+    assert [u for u, _h in accounts if u != "wandb_promote"] == ["wandb", "wandb_admin", "wandb_backup", "wandb_repl"]
+    # The promotion account, once per server address of the pair.
+    assert sorted(h for u, h in accounts if u == "wandb_promote") == [PRIMARY_IP, STANDBY_IP], accounts
     for user, account_host, salt in salts:
         expected = hashlib.sha256(f"{secret}\0{user}\0{account_host}".encode()).hexdigest()[:20]
         assert salt == expected, (user, account_host)
