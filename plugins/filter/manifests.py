@@ -25,6 +25,7 @@ class FilterModule:
         return {
             "unflatten": _wrap(manifests.unflatten),
             "image_values": _wrap(manifests.image_values),
+            "image_refs": _wrap(manifests.image_refs),
             "manifest_images": _wrap(manifests.manifest_images),
             "images_outside": _wrap(manifests.images_outside),
         }

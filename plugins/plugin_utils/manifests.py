@@ -39,12 +39,8 @@ def unflatten(flat: dict) -> dict:
     return out
 
 
-def image_values(images: dict, registry: str) -> dict:
-    """Helm values that pin each image to the registry.
-
-    images maps a values path (``app.image``) to ``{repository, tag}`` with the
-    repository relative to the registry; ``digest`` is kept when given.
-    """
+def _pinned(images: dict, registry: str) -> dict:
+    """{values path: {repository, tag[, digest]}} with each repository under the registry."""
     prefix = registry.rstrip("/")
     if not prefix:
         raise ValueError("no registry given to pin the images to")
@@ -58,7 +54,27 @@ def image_values(images: dict, registry: str) -> dict:
         if image.get("digest"):
             value["digest"] = str(image["digest"])
         flat[path] = value
-    return unflatten(flat)
+    return flat
+
+
+def image_values(images: dict, registry: str) -> dict:
+    """Helm values that pin each image to the registry.
+
+    images maps a values path (``app.image``) to ``{repository, tag}`` with the
+    repository relative to the registry; ``digest`` is kept when given.
+    """
+    return unflatten(_pinned(images, registry))
+
+
+def image_refs(images: dict, registry: str) -> list[str]:
+    """What a runtime pulls for the images of image_values(): ``registry/repository:tag[@digest]``,
+    sorted, each once."""
+    return sorted(
+        {
+            f"{v['repository']}:{v['tag']}" + (f"@{v['digest']}" if "digest" in v else "")
+            for v in _pinned(images, registry).values()
+        }
+    )
 
 
 def _dig(obj, path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.onprem.wandb.plugins.plugin_utils.manifests import (
+    image_refs,
     image_values,
     images_outside,
     manifest_images,
@@ -50,6 +51,18 @@ def test_image_values_pins_to_the_registry():
         "app": {"image": {"repository": "reg.example:5000/wandb/local", "tag": "0.82.2"}},
         "otel": {"image": {"repository": "reg.example:5000/otel/collector", "tag": "0.1", "digest": "sha256:ab"}},
     }
+
+
+def test_image_refs_are_what_the_runtime_pulls():
+    images = {
+        "image": {"repository": "jetstack/cert-manager-controller", "tag": "v1.21.1", "digest": "sha256:ab"},
+        "webhook.image": {"repository": "jetstack/cert-manager-webhook", "tag": "v1.21.1", "digest": ""},
+        "again.image": {"repository": "jetstack/cert-manager-webhook", "tag": "v1.21.1"},
+    }
+    assert image_refs(images, "reg:5000") == [
+        "reg:5000/jetstack/cert-manager-controller:v1.21.1@sha256:ab",
+        "reg:5000/jetstack/cert-manager-webhook:v1.21.1",
+    ]
 
 
 @pytest.mark.parametrize(
