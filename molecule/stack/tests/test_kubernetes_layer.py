@@ -148,6 +148,19 @@ def test_an_api_server_older_than_the_policy_is_refused_before_anything_changes(
     assert "TASK [onprem.wandb.helm" not in out
 
 
+def test_an_image_the_site_registry_lacks_is_refused_before_anything_changes():
+    # Preflight asks the lab registry for every image the Kubernetes layer runs
+    # (converge passed it with Traefik's pinned tag); a tag it does not serve
+    # stops the run on the wandb_kubernetes host, named, before any change.
+    result = playbook("-l", "wandb_kubernetes", "-e", json.dumps({"ingress_traefik_image_tag": "v0.0.0-missing"}))
+    out = result.stdout + result.stderr
+    assert result.returncode != 0, out
+    assert "mirror.wandb-lab.internal:5000/traefik:v0.0.0-missing" in out, out
+    assert "has no traefik with tag v0.0.0-missing (HTTP 404)" in out, out
+    assert set(recap(out).values()) == {0}, out
+    assert "TASK [onprem.wandb.helm" not in out
+
+
 _CERT_MANAGER_OBJECTS = """
 import json, subprocess, sys, time, yaml, kubernetes
 kubernetes.config.load_kube_config()
