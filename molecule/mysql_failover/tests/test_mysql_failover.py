@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
-from labtest import PREFIX, Inventory, host, put_file, run_playbook  # noqa: E402
+from labtest import PREFIX, Inventory, host, known_secrets, leaked_secrets, playbook, put_file, run_playbook  # noqa: E402
 from mysqltest import replica_status, rows, sql  # noqa: E402
 
 INVENTORY = Inventory()
@@ -392,10 +392,31 @@ def rejoined(fenced_refusal, failed_over):
 
 
 @pytest.fixture(scope="module")
-def unreachable_failover(rejoined, tmp_path_factory):
+def switched_back(rejoined):
+    """A second switchover, back to the first primary, run with -vvv: every command Ansible runs
+    on a host and every result without no_log is shown, and none of the passwords the module
+    holds (promotion, replication) nor any other secret may be."""
+    primary, standby = rejoined["primary"], rejoined["old"]
+    secrets = known_secrets(PAIR)
+    res = playbook("-vvv", playbook_path=SWITCHOVER)
+    out = res.stdout + res.stderr
+    return {
+        "primary": standby,
+        "standby": primary,
+        "rc": res.returncode,
+        "tail": out[-3000:],
+        "shown_commands": bool(re.search(r"^<[\w.-]+> SSH: EXEC", out, re.M)),
+        "secrets": secrets,
+        "leaks": leaked_secrets(out, secrets),
+        "servers": {standby: server(standby), primary: wait_standby(primary)},
+    }
+
+
+@pytest.fixture(scope="module")
+def unreachable_failover(switched_back, tmp_path_factory):
     """The primary's whole host goes down: Ansible cannot reach it, so nothing can prove it is not
     still taking writes. The playbook refuses until the operator confirms, then promotes."""
-    gone, standby = rejoined["primary"], rejoined["old"]
+    gone, standby = switched_back["primary"], switched_back["standby"]
     replicated = write_and_replicate(gone, standby, 2000000, "before-outage")
     # At a site Ansible reaches the host over SSH; once the host is down that connection fails as
     # unreachable. Here: an inventory source that says so, and the host actually stopped.
@@ -570,6 +591,18 @@ def test_rejoin_brings_the_old_primary_back_as_standby(rejoined):
     assert rejoined["semi_sync"] == "ON"
     MEASURED["rejoin playbook (s)"] = round(run.seconds, 1)
     print_measured()
+
+
+def test_a_verbose_switchover_shows_no_secret(switched_back):
+    assert switched_back["rc"] == 0, switched_back["tail"]
+    assert switched_back["shown_commands"], "no command shown"
+    # The promotion and replication passwords are kept on both hosts.
+    kept = [where for where in switched_back["secrets"] if where.endswith(("promote_password", "replication_password"))]
+    assert len(kept) >= 2, sorted(switched_back["secrets"])
+    assert switched_back["leaks"] == []
+    primary, standby = switched_back["primary"], switched_back["standby"]
+    assert_primary(switched_back["servers"][primary])
+    assert_standby_of(switched_back["servers"][standby], primary)
 
 
 def test_failover_of_an_unreachable_primary_needs_confirmation(unreachable_failover):
