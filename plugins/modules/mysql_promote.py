@@ -383,10 +383,16 @@ def connect_tcp(host, port, user, password, ca, timeout=5, read_timeout=None, ch
     )
 
 
+def can_hold(path):
+    """Whether the keepalived track file PATH can be written: a path is given and its directory
+    exists (keepalived is installed)."""
+    return bool(path) and os.path.isdir(os.path.dirname(path) or ".")
+
+
 def write_hold(path, value):
     """Write VALUE (0 or 1) into the keepalived track file PATH; whether it changed. Nothing
-    happens without a path or when its directory does not exist (no keepalived)."""
-    if not path or not os.path.isdir(os.path.dirname(path) or "."):
+    happens unless can_hold(PATH)."""
+    if not can_hold(path):
         return False
     text = f"{int(value)}\n"
     try:
@@ -504,9 +510,7 @@ class Promotion:
         todo = {
             "stop": self.service_state() not in ("inactive", "failed"),
             "mask": enabled.strip() != "masked",
-            "hold": bool(p["writer_hold_file"])
-            and os.path.isdir(os.path.dirname(p["writer_hold_file"]))
-            and not hold_is_set(p["writer_hold_file"]),
+            "hold": can_hold(p["writer_hold_file"]) and not hold_is_set(p["writer_hold_file"]),
             "marker": not os.path.exists(p["fence_marker"]),
         }
         changed = any(todo.values())
