@@ -115,9 +115,12 @@ def write_inventory() -> Path:
         }
     }
     (inv / "hosts.yml").write_text("---\n# Written by benchmarks/site.py.\n" + yaml.safe_dump(data, sort_keys=False))
-    link = inv / "group_vars"
+    # The checkout running now: a link left by another checkout (or a removed one) is replaced.
+    link, target = inv / "group_vars", ROOT / "inventories" / "lab" / "group_vars"
+    if link.is_symlink() and link.readlink() != target:
+        link.unlink()
     if not link.is_symlink():
-        link.symlink_to(ROOT / "inventories" / "lab" / "group_vars")
+        link.symlink_to(target)
     return inv
 
 
