@@ -19,9 +19,10 @@ attributes:
     support: N/A
 """
 
-    # The attributes of a module that only reads and reports (a check): it changes nothing,
-    # so check mode is a normal run and there is no diff.
-    CHECK_ONLY = r"""
+    # The attributes of a module that runs fully in check mode and shows no diff, on POSIX
+    # targets: the checks (they change nothing, so check mode is a normal run) and the modules
+    # whose writes are packages or secrets (their results name the files instead).
+    NO_DIFF = r"""
 options: {}
 attributes:
   check_mode:

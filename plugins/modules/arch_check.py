@@ -30,7 +30,7 @@ options:
     type: str
 extends_documentation_fragment:
   - onprem.wandb.attributes
-  - onprem.wandb.attributes.check_only
+  - onprem.wandb.attributes.no_diff
 notes:
   - The failure message names the C(preflight_allowed_architectures) variable of the collection's preflight role.
 author:

@@ -74,7 +74,7 @@ options:
     type: str
 extends_documentation_fragment:
   - onprem.wandb.attributes
-  - onprem.wandb.attributes.check_only
+  - onprem.wandb.attributes.no_diff
 requirements:
   - cryptography (C(python3-cryptography)) on the target.
 author:

@@ -53,13 +53,7 @@ options:
     required: true
 extends_documentation_fragment:
   - onprem.wandb.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - onprem.wandb.attributes.no_diff
 author:
   - onprem.wandb maintainers (@onprem-wandb)
 """

@@ -24,7 +24,7 @@ options:
     required: true
 extends_documentation_fragment:
   - onprem.wandb.attributes
-  - onprem.wandb.attributes.check_only
+  - onprem.wandb.attributes.no_diff
 notes:
   - Never pass a secret in an argument vector (the host's process table shows it); the commands read secrets from
     root-only files.

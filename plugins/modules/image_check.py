@@ -51,7 +51,7 @@ options:
     default: ""
 extends_documentation_fragment:
   - onprem.wandb.attributes
-  - onprem.wandb.attributes.check_only
+  - onprem.wandb.attributes.no_diff
 author:
   - onprem.wandb maintainers (@onprem-wandb)
 """

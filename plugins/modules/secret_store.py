@@ -56,14 +56,7 @@ options:
     default: 32
 extends_documentation_fragment:
   - onprem.wandb.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-    details: The values are secrets; the result names the files that change instead.
-  platform:
-    platforms: posix
+  - onprem.wandb.attributes.no_diff
 notes:
   - A secret's name must be a plain file name (letters, digits, C(.), C(_), C(-)).
   - Should a returned value contain a value the inventory gave for another secret (Ansible would mask it in the

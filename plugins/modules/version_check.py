@@ -175,7 +175,7 @@ options:
     default: 5
 extends_documentation_fragment:
   - onprem.wandb.attributes
-  - onprem.wandb.attributes.check_only
+  - onprem.wandb.attributes.no_diff
 requirements:
   - For O(component=mysql), either PyMySQL (C(python3-pymysql)) on the target or a C(mysql) client binary.
 notes:
