@@ -17,7 +17,8 @@ description:
     O(mirror_url) is set, else the publisher's, C(upstream_url))."
   - "C(charts/NAME): C(version), C(sha256), C(path), C(repo_url) (the mirror's chart repository or the
     publisher's), C(url) of the package on the mirror."
-  - "C(images/NAME): C(repository), C(tag), C(digest), C(source)."
+  - "C(images/NAME): C(repository), C(tag), C(digest), C(source) (with O(tag): that tag, and no digest unless it
+    is the manifest's tag)."
   - "C(apt/GROUP): C(packages) (C(name=version) where pinned) and, for pinned groups, C(version) and
     C(package_version) (pass C(distribution) and C(release) to fill it)."
 options:
@@ -38,6 +39,11 @@ options:
     type: dict
   version:
     description: Take this version instead of the manifest's (a role variable set by the site).
+    type: str
+  tag:
+    description:
+      - For C(images/), take this tag instead of the manifest's (a role variable set by the site). The manifest's
+        digest belongs to its tag, so another tag comes with an empty C(digest).
     type: str
   distribution:
     description: For C(apt/) groups with a C(package_version) template, the distribution (C(debian), C(ubuntu)).
@@ -88,7 +94,7 @@ class LookupModule(LookupBase):
         mirror_url = self.get_option("mirror_url")
         if mirror_url is None:
             mirror_url = self._templar.template(variables.get("wandb_mirror_url", "")) or ""
-        given = {k: self.get_option(k) for k in ("version", "distribution", "release")}
+        given = {k: self.get_option(k) for k in ("version", "tag", "distribution", "release")}
         try:
             man = artifacts.manifest(overrides)
             return [

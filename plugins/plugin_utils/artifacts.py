@@ -100,10 +100,15 @@ def chart_path(name: str, entry: dict) -> str:
 def resolve(man: dict, ref: str, arch: str = "amd64", mirror_url: str = "", **given) -> dict:
     """The entry REF (kind/name) ready to use: templates filled, the sha256 of ARCH, and the
     URL to fetch it from (the mirror's when MIRROR_URL is set, the publisher's otherwise).
-    GIVEN overrides entry fields (version=...) and adds template fields (distribution=...)."""
+    GIVEN overrides entry fields (version=..., tag=...) and adds template fields (distribution=...);
+    an image given another tag than its pin's has no digest."""
     kind, name = split_ref(ref)
     entry = _entry(man, kind, name)
-    entry.update({k: v for k, v in given.items() if v not in (None, "")})
+    given = {k: v for k, v in given.items() if v not in (None, "")}
+    if kind == "images" and "tag" in given and str(given["tag"]) != str(entry.get("tag", "")):
+        # The pinned digest is that of the pinned tag: another tag comes without one.
+        entry["digest"] = ""
+    entry.update(given)
     mirror = str(mirror_url or "").rstrip("/")
     fields = {"name": name, "arch": arch, **{k: v for k, v in entry.items() if not isinstance(v, dict | list)}}
     out = {"kind": kind, "name": name, **entry}

@@ -99,6 +99,35 @@ def test_version_given_by_a_role_variable_wins(man):
     assert mc["url"] == "http://m/files/mc/RELEASE.1/linux-amd64/mc"
 
 
+def test_an_image_given_another_tag_has_no_digest():
+    man = artifacts.manifest({"images": {"wandb-local": {"digest": DIGEST}}})
+    same = artifacts.resolve(man, "images/wandb-local", tag="0.82.2")
+    assert (same["tag"], same["digest"]) == ("0.82.2", DIGEST)
+    other = artifacts.resolve(man, "images/wandb-local", tag="0.90.0")
+    assert (other["tag"], other["digest"]) == ("0.90.0", "")
+    assert other["source"] == "docker://docker.io/wandb/local:0.90.0"
+    assert artifacts.resolve(man, "images/wandb-local", tag="")["digest"] == DIGEST
+
+
+def test_the_wandb_operator_pins_come_from_the_manifest(man):
+    # Charts, controller and platform images: read from the manifest, never typed again.
+    text = (ROOT / "roles" / "wandb_operator" / "defaults" / "main.yml").read_text()
+    for chart in ("operator", "operator-wandb"):
+        assert f"'charts/{chart}'" in text, chart
+        assert man["charts"][chart]["version"] not in text, chart
+    for name in (
+        "wandb-controller",
+        "wandb-local",
+        "wandb-console",
+        "wandb-megabinary",
+        "wandb-weave-python",
+        "otel-collector",
+        "alpine-k8s",
+    ):
+        assert f"'images/{name}'" in text, name
+        assert f": {man['images'][name]['tag']}" not in text, name
+
+
 def test_chart_urls(man):
     chart = artifacts.resolve(man, "charts/traefik", mirror_url="http://m")
     assert chart["repo_url"] == "http://m/charts"
