@@ -57,13 +57,20 @@ def _pinned(images: dict, registry: str) -> dict:
     return flat
 
 
-def image_values(images: dict, registry: str) -> dict:
+def image_values(images: dict, registry: str, digest_after_tag: bool = False) -> dict:
     """Helm values that pin each image to the registry.
 
     images maps a values path (``app.image``) to ``{repository, tag}`` with the
-    repository relative to the registry; ``digest`` is kept when given.
+    repository relative to the registry; ``digest`` is kept when given, or with
+    DIGEST_AFTER_TAG written after the tag (``tag: 1.0@sha256:...``) for charts
+    that drop the tag when ``image.digest`` is set (W&B's).
     """
-    return unflatten(_pinned(images, registry))
+    flat = _pinned(images, registry)
+    if digest_after_tag:
+        for value in flat.values():
+            if "digest" in value:
+                value["tag"] = f"{value['tag']}@{value.pop('digest')}"
+    return unflatten(flat)
 
 
 def image_refs(images: dict, registry: str) -> list[str]:

@@ -73,6 +73,21 @@ def test_the_crd_is_the_charts_and_is_applied_on_every_run():
     assert recap(out)["k8sadmin"] == 1, out
 
 
+def test_preflight_asks_the_site_registry_for_the_controller_by_its_digest():
+    # The operator's chart_values lists the images of both W&B charts; preflight asks
+    # the lab registry for each (W&B's application images excepted, LAB ONLY).
+    res = playbook("--tags", "preflight", "--limit", "k8sadmin")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    wrong = "sha256:" + "0" * 64
+    res = playbook(
+        "--tags", "preflight", "--limit", "k8sadmin", "-e", json.dumps({"wandb_operator_image": {"digest": wrong}})
+    )
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert f"{REGISTRY}/wandb/controller:1.22.0@{wrong}" in out, out
+
+
 # ---------------------------------------------------------------- the custom resource
 def test_the_custom_resource_is_reconciled_from_the_mirror_chart():
     cr = get("weightsandbiases", CR)

@@ -53,6 +53,21 @@ def test_image_values_pins_to_the_registry():
     }
 
 
+def test_image_values_can_write_the_digest_after_the_tag():
+    images = {
+        "app.image": {"repository": "wandb/local", "tag": "0.82.2", "digest": "sha256:ab"},
+        "weave.image": {"repository": "wandb/weave-python", "tag": "0.82.2", "digest": ""},
+    }
+    got = image_values(images, "reg:5000", digest_after_tag=True)
+    assert got == {
+        "app": {"image": {"repository": "reg:5000/wandb/local", "tag": "0.82.2@sha256:ab"}},
+        "weave": {"image": {"repository": "reg:5000/wandb/weave-python", "tag": "0.82.2"}},
+    }
+    # What the chart then renders is what image_refs lists.
+    rendered = {f"{v['image']['repository']}:{v['image']['tag']}" for v in got.values()}
+    assert rendered == set(image_refs(images, "reg:5000"))
+
+
 def test_image_refs_are_what_the_runtime_pulls():
     images = {
         "image": {"repository": "jetstack/cert-manager-controller", "tag": "v1.21.1", "digest": "sha256:ab"},
