@@ -105,3 +105,51 @@ def test_an_unreachable_mirror_stops_the_run_naming_it_and_nothing_changes():
     assert res.returncode != 0, out
     assert "The site mirror https://10.89.51.99 does not answer" in out, out
     assert recap(out).get("redis1", 0) == 0, out
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _bundle_wandb_charts(tmp_path, overrides: dict):
+    """bundle.yml's chart step for W&B's two charts, with a wandb_kubernetes host whose role
+    (wandb_operator's chart_values) gives their values; in a bundle directory of its own."""
+    helm = next(BUNDLE.glob("files/helm/*/linux-amd64/helm"))
+    bundle = tmp_path / "bundle"
+    (bundle / helm.relative_to(BUNDLE)).parent.mkdir(parents=True)
+    (bundle / helm.relative_to(BUNDLE)).symlink_to(helm)
+    (bundle / "charts").mkdir()
+    inventory = tmp_path / "kubernetes.yml"
+    inventory.write_text("wandb_kubernetes:\n  hosts:\n    k8sadmin:\n")
+    extra = tmp_path / "vars.json"
+    extra.write_text(
+        json.dumps(
+            {
+                "bundle_dir": str(bundle),
+                "bundle_work_dir": str(tmp_path / "work"),
+                "bundle_charts": ["operator", "operator-wandb"],
+                "wandb_operator_image": {"digest": DIGEST},
+                "wandb_operator_values_overrides": overrides,
+            }
+        )
+    )
+    res = playbook(
+        "-i", str(inventory), "--tags", "bundle_charts", "-e", f"@{extra}", playbook_path="playbooks/bundle.yml"
+    )
+    return res, res.stdout + res.stderr
+
+
+def test_the_bundle_renders_wandbs_charts_with_the_values_site_yml_gives_them(tmp_path):
+    res, out = _bundle_wandb_charts(tmp_path, {"weave": {"install": False}})
+    assert res.returncode == 0, out
+    images = out[out.index("Report the images the charts pull") :]
+    # The controller with its digest, W&B's images at the manifest's release, from the site registry.
+    assert re.search(rf"{MIRROR}:5000/wandb/controller:[0-9.]+@{DIGEST}", images), images
+    assert re.search(rf"{MIRROR}:5000/wandb/local:[0-9.]+$", images, re.M), images
+    # The site's overrides reach the rendering: no weave, so no weave image.
+    assert "wandb/weave-python" not in images, images
+
+
+def test_a_platform_value_that_pulls_an_unpinned_image_stops_the_bundle(tmp_path):
+    res, out = _bundle_wandb_charts(tmp_path, {"redis": {"install": True}})
+    assert res.returncode != 0, out
+    assert "redis" in out and "does not pin" in out, out
