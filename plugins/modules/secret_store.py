@@ -146,14 +146,15 @@ def read_stored(path: str, names: list[str]) -> dict[str, str]:
 
 
 def needs_write(file: str, content: str) -> bool:
-    """Whether FILE lacks exactly CONTENT, owner root and mode 0600."""
+    """Whether FILE lacks exactly CONTENT, owner and group root and mode 0600."""
     try:
         info = os.lstat(file)
         with open(file, encoding="utf-8") as handle:
             same = handle.read() == content
     except FileNotFoundError:
         return True
-    return not (same and stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == 0)
+    root_only = stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == 0 and info.st_gid == 0
+    return not (same and stat.S_ISREG(info.st_mode) and root_only)
 
 
 def write(file: str, content: str) -> None:

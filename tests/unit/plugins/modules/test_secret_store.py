@@ -80,6 +80,17 @@ def test_a_file_with_a_loose_mode_is_rewritten_with_its_value(tmp_path, monkeypa
     assert mode(store / "a") == 0o600 and (store / "a").read_text() == "kept-value\n"
 
 
+def test_a_file_of_another_group_is_given_back_to_root(tmp_path, monkeypatch, capsys):
+    store = tmp_path / "secrets"
+    store.mkdir(mode=0o700)
+    (store / "a").write_text("kept-value\n")
+    os.chmod(store / "a", 0o600)
+    os.chown(store / "a", 0, 1)
+    result, _out = run(monkeypatch, capsys, path=str(store), secrets=[{"name": "a"}])
+    assert result["written"] == [str(store / "a")]
+    assert os.stat(store / "a").st_gid == 0 and (store / "a").read_text() == "kept-value\n"
+
+
 def test_a_loose_directory_is_made_root_only(tmp_path, monkeypatch, capsys):
     store = tmp_path / "secrets"
     store.mkdir(mode=0o755)
