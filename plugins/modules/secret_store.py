@@ -224,6 +224,15 @@ def main():
     except (NotADirectoryError, PermissionError, UnicodeDecodeError) as err:
         module.fail_json(msg=f"cannot read the secrets in {path}: {err}")
     chosen = choose(wanted, stored, module.params["generate"], module.params["length"])
+    # Before anything is written: a refusal changes nothing.
+    values = {name: value for name, (value, source) in chosen.items() if source != "given"}
+    masked = leaked(values, [s["value"] for s in wanted if s["value"]])
+    if masked:
+        module.fail_json(
+            msg=f"the value of {', '.join(masked)} contains a value the inventory gives for another secret; "
+            "give longer values so that no secret contains another. Nothing was written.",
+            written=[],
+        )
 
     written = []
     if module.params["store"]:
@@ -246,14 +255,6 @@ def main():
             except OSError as err:
                 module.fail_json(msg=f"cannot write the secrets in {path}: {err}", written=[])
 
-    values = {name: value for name, (value, source) in chosen.items() if source != "given"}
-    masked = leaked(values, [s["value"] for s in wanted if s["value"]])
-    if masked:
-        module.fail_json(
-            msg=f"the value of {', '.join(masked)} contains a value the inventory gives for another secret; "
-            "give longer values so that no secret contains another",
-            written=written,
-        )
     module.exit_json(
         changed=bool(written),
         values=values,

@@ -121,6 +121,7 @@ def test_a_returned_value_that_contains_a_given_one_fails_instead_of_being_maske
     (store / "b").write_text("xxsecretxx\n")
     result, _out = run(monkeypatch, capsys, path=str(store), secrets=[{"name": "a", "value": "secret"}, {"name": "b"}])
     assert result["failed"] and "the value of b contains a value the inventory gives" in result["msg"]
+    assert not (store / "a").exists() and result["written"] == []
 
 
 @pytest.mark.parametrize("name", ["../etc", "a/b", ".hidden", ""])
