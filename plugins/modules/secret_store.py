@@ -220,7 +220,7 @@ def main():
 
     try:
         state = directory_state(path)
-        stored = read_stored(path, [s["name"] for s in wanted]) if state != "missing" else {}
+        stored = read_stored(path, [s["name"] for s in wanted])
     except (NotADirectoryError, PermissionError, UnicodeDecodeError) as err:
         module.fail_json(msg=f"cannot read the secrets in {path}: {err}")
     chosen = choose(wanted, stored, module.params["generate"], module.params["length"])
@@ -241,7 +241,7 @@ def main():
         written += [
             os.path.join(path, name)
             for name, (value, _source) in chosen.items()
-            if value and (state == "missing" or needs_write(os.path.join(path, name), value + "\n"))
+            if value and needs_write(os.path.join(path, name), value + "\n")
         ]
         if written and not module.check_mode:
             try:
