@@ -73,6 +73,25 @@ def test_the_crd_is_the_charts_and_is_applied_on_every_run():
     assert recap(out)["k8sadmin"] == 1, out
 
 
+def test_a_chart_package_that_differs_from_its_pin_stops_the_run_before_any_change():
+    # The role downloads both W&B charts and checks each against its sha256 before
+    # anything changes in the cluster: here the pin of the platform chart is wrong.
+    generation = get("weightsandbiases", CR)["metadata"]["generation"]
+    wrong = "0" * 64
+    res = playbook("--tags", "wandb_operator", "-e", f"wandb_operator_platform_chart_checksum={wrong}")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert "operator-wandb-0.43.8.tgz did not match" in out and wrong in out, out
+    assert recap(out)["k8sadmin"] == 0, out
+    assert get("weightsandbiases", CR)["metadata"]["generation"] == generation
+    # Another version without its checksum: the role asks for it, naming the variable.
+    res = playbook("--tags", "wandb_operator", "-e", "wandb_operator_platform_chart_version=0.43.9")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out
+    assert "wandb_operator_platform_chart_checksum is '': pin the sha256" in out, out
+    assert recap(out)["k8sadmin"] == 0, out
+
+
 def test_preflight_asks_the_site_registry_for_the_controller_by_its_digest():
     # The operator's chart_values lists the images of both W&B charts; preflight asks
     # the lab registry for each (W&B's application images excepted, LAB ONLY).
