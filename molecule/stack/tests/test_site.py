@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 import json
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,34 @@ def test_hosts_are_air_gapped(name):
     # The lab network has no route out: the mirror was the only possible source.
     res = host(name).run("curl -sS -m 5 -o /dev/null http://deb.debian.org/debian/")
     assert res.rc != 0
+
+
+REGISTRY = "mirror.wandb-lab.internal:5000"
+NODES = ["k8s-cp", "k8s-worker"]
+
+
+@pytest.mark.parametrize("name", NODES)
+def test_the_nodes_runtime_holds_only_images_of_the_site_registry(name):
+    # Everything the cluster runs (its own images, Traefik, the operator, the probe) was
+    # pulled from the mirror's registry, by that registry's name.
+    refs = host(name).check_output("ctr --namespace k8s.io images list --quiet").split()
+    named = [r for r in refs if not r.startswith("sha256:")]
+    assert len(named) >= 4, refs
+    assert [r for r in named if not r.startswith(REGISTRY + "/")] == [], named
+
+
+def test_a_public_image_name_is_looked_up_in_the_site_registry_and_nowhere_else():
+    # The runtime is configured per registry: a public name (docker.io/...) resolves to the
+    # mirror's registry, which answers that it has no such image; nothing public is reached.
+    probe = f"library/onprem-wandb-egress-probe-{uuid.uuid4().hex[:8]}"
+    since = host("mirror").check_output("date '+%Y-%m-%d %H:%M:%S'").strip()
+    res = host("k8s-worker").run(
+        f"ctr --namespace k8s.io images pull --hosts-dir /etc/containerd/certs.d docker.io/{probe}:1"
+    )
+    assert res.rc != 0, res.stdout
+    assert "not found" in res.stderr, res.stderr
+    log = host("mirror").check_output(f"journalctl -u docker-registry --no-pager --since '{since}'")
+    assert f"/v2/{probe}/manifests/1" in log, log[-3000:]
 
 
 def test_wrong_architecture_policy_fails_clearly_and_changes_nothing():
