@@ -81,7 +81,8 @@ def test_a_chart_package_that_differs_from_its_pin_stops_the_run_before_any_chan
     res = playbook("--tags", "wandb_operator", "-e", f"wandb_operator_platform_chart_checksum={wrong}")
     out = res.stdout + res.stderr
     assert res.returncode != 0, out
-    assert "operator-wandb-0.43.8.tgz did not match" in out and wrong in out, out
+    assert f"(item=operator-wandb 0.43.8 from {MIRROR_CHARTS}/operator-wandb-0.43.8.tgz)" in out, out
+    assert f"did not match {wrong}" in out, out
     assert recap(out)["k8sadmin"] == 0, out
     assert get("weightsandbiases", CR)["metadata"]["generation"] == generation
     # Another version without its checksum: the role asks for it, naming the variable.
