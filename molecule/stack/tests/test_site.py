@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labtest import assert_verbose_rerun_shows_no_secret, host, playbook  # noqa: E402
+from stacktest import REGISTRY  # noqa: E402
 
 # Every W&B host and the Debian suite it installs from (the mirror's apt/<suite>).
 SUITES = {"mysql1": "sid", "mysql2": "sid", "redis1": "bookworm", "minio1": "bookworm", "k8sadmin": "trixie"}
@@ -42,11 +44,7 @@ def test_hosts_are_air_gapped(name):
     assert res.rc != 0
 
 
-REGISTRY = "mirror.wandb-lab.internal:5000"
-NODES = ["k8s-cp", "k8s-worker"]
-
-
-@pytest.mark.parametrize("name", NODES)
+@pytest.mark.parametrize("name", ["k8s-cp", "k8s-worker"])
 def test_the_nodes_runtime_holds_only_images_of_the_site_registry(name):
     # Everything the cluster runs (its own images, Traefik, the operator, the probe) was
     # pulled from the mirror's registry, by that registry's name.
