@@ -9,13 +9,14 @@ CoreDNS and Traefik the lab builds from the Go module proxy (pinned once, in
 lab/mirror.yml `cluster:`; kept by version under $WANDB_LAB_CACHE/go/).
 
 No container registry is reachable here, as at an air-gapped site: the images
-the cluster runs are built locally (lab/images/) and pushed to a registry on the
-mirror host (Debian's docker-registry, HTTPS with a lab CA), and the nodes'
-containerd pulls from that registry and from nothing else.
+the cluster runs are built locally (lab/images/) and pushed to the registry on the
+mirror host (the mirror role's: Debian's docker-registry, HTTPS with a
+certificate from the lab CA), and the nodes' containerd pulls from that registry
+and from nothing else.
 
 lab.py calls in: prepare() before the hosts start (builds), node_run_args() for
-a node's container, configure_registry() on the mirror host, up() once every
-host has booted, status(), and release() before a node is removed.
+a node's container, up() once every host has booted (and the mirror host serves),
+status(), and release() before a node is removed.
 """
 
 from __future__ import annotations
@@ -44,11 +45,10 @@ IMAGE_SOURCES = HERE / "images"  # lab/images/<name>/Containerfile (+ the lab's 
 NODE_LABEL = f"{lab.LABEL}.k8s"  # marks node containers
 IN_NODE = "/opt/lab-k8s"
 KUBE_COMMANDS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"]
-REGISTRY_DIR = "/etc/docker/registry"
 
 
 def cluster_spec() -> dict:
-    return lab.load_mirror_manifest()["cluster"]
+    return lab.lab_recipes()["cluster"]
 
 
 def nodes_of(hosts: dict) -> dict[str, dict]:
@@ -409,65 +409,11 @@ def publish_images(registry: Registry, spec: dict, binaries: dict[str, Path]) ->
 
 
 # ---------------------------------------------------------------- the registry on the mirror host
-REGISTRY_CONFIG = """\
-# The lab registry (lab/k8s.py): what the cluster pulls, over HTTPS with the lab CA.
-version: 0.1
-log:
-  fields: {service: registry}
-storage:
-  filesystem: {rootdirectory: /var/lib/docker-registry}
-  delete: {enabled: false}
-http:
-  addr: :%(port)s
-  tls: {certificate: %(dir)s/tls.crt, key: %(dir)s/tls.key}
-"""
-
-
 def registry_storage(lab_name: str) -> Path:
     """Where the registry on lab LAB_NAME's mirror host keeps its blobs."""
     path = registry_dir(lab_name) / "storage"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def configure_registry(name: str, hv: dict) -> None:
-    """Serve the lab registry from the mirror container NAME: a certificate from the lab CA
-    for its names and address, Debian's docker-registry with the lab's configuration."""
-    ca = registry_ca()
-    names = [*hv.get("lab_aliases", []), name]
-    sans = ",".join([f"DNS:{n}" for n in names] + [f"IP:{hv['lab_ip']}"])
-    changed = False
-    tls = lab.CACHE / "registry" / "tls" / lab.recipe_key([sans, (ca / "ca.crt").read_text()])  # made once, then read
-    if not (tls / "tls.crt").exists():
-        tls.mkdir(parents=True, exist_ok=True)
-        lab.run(
-            [
-                "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-subj", f"/CN={names[0]}", "-keyout", str(tls / "tls.key"), "-out", str(tls / "tls.csr"),
-            ],
-            capture=True,
-        )  # fmt: skip
-        (tls / "tls.ext").write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
-        lab.run(
-            [
-                "openssl", "x509", "-req", "-in", str(tls / "tls.csr"), "-CA", str(ca / "ca.crt"),
-                "-CAkey", str(ca / "ca.key"), "-CAcreateserial", "-days", "825",
-                "-extfile", str(tls / "tls.ext"), "-out", str(tls / "tls.crt"),
-            ],
-            capture=True,
-        )  # fmt: skip
-    config = REGISTRY_CONFIG % {"port": cluster_spec()["registry_port"], "dir": REGISTRY_DIR}
-    for path, content, mode in (
-        ("config.yml", config, "0644"),
-        ("tls.crt", (tls / "tls.crt").read_text(), "0644"),
-        ("tls.key", (tls / "tls.key").read_text(), "0640"),
-    ):
-        changed |= put_file(name, f"{REGISTRY_DIR}/{path}", content, mode, "root:docker-registry")
-    owner = lab.podman("exec", name, "stat", "-c", "%U", "/var/lib/docker-registry").stdout.strip()
-    if owner != "docker-registry":
-        lab.podman("exec", name, "chown", "-R", "docker-registry:docker-registry", "/var/lib/docker-registry")
-    if changed or lab.podman("exec", name, "systemctl", "is-active", "docker-registry", check=False).returncode:
-        lab.podman("exec", name, "systemctl", "restart", "docker-registry")
 
 
 def put_file(name: str, path: str, content: str, mode: str, owner: str = "root:root") -> bool:

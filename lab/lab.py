@@ -9,9 +9,9 @@ Run it as `python3 lab/lab.py COMMAND` (it re-runs itself with the project's .ve
 
   lab.py toolchain         install (or reuse) the pinned Go toolchain
   lab.py images            build (or reuse) the base images
-  lab.py mirror            build (or reuse) the mirror content
+  lab.py mirror            build (or reuse) the bundle the lab's mirror hosts serve
   lab.py builds            build (or reuse) the Kubernetes cluster's Go builds
-  lab.py up                images + mirror + networks + hosts, idempotent
+  lab.py up                images + bundle + networks + hosts + mirror, idempotent
   lab.py status            what runs, what is missing; exit 1 when not all up
   lab.py down              remove the hosts and networks (caches are kept)
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import gzip
 import hashlib
 import json
 import os
@@ -70,7 +69,8 @@ IMAGES = {
     "bookworm": {"suite": "bookworm", "packages": BASE_PACKAGES},
     "sid": {"suite": "sid", "packages": BASE_PACKAGES},
     "trixie": {"suite": "trixie", "packages": BASE_PACKAGES},
-    # The mirror also serves the lab's container registry (lab/k8s.py).
+    # A lab's mirror host (playbooks/mirror.yml): the web server and the registry, which the
+    # mirror role would install from the bundle, are there already (skopeo it installs).
     "mirror": {"suite": "bookworm", "packages": BASE_PACKAGES + ["nginx-light", "docker-registry"]},
     # Kubernetes nodes (lab/k8s.py): Debian's container runtime and CNI plugins.
     "k8s-node": {
@@ -311,152 +311,82 @@ def debootstrap_image(name: str, ref: str, tarball: Path) -> None:
         part.rename(tarball)
 
 
-# ---------------------------------------------------------------- mirror
-def load_mirror_manifest() -> dict:
-    """lab/mirror.yml, with `files:` from the collection's artifact manifest (meta/artifacts.yml):
-    every binary built from Go sources there, pinned by version and sha256 once."""
+# ---------------------------------------------------------------- the lab's mirror
+# Made as a site makes its own: playbooks/bundle.yml with the lab inventory builds the bundle
+# (once for every lab and scenario of this machine, in CACHE/bundle); playbooks/mirror.yml
+# against each lab's mirror host serves it (the bundle mounted read-only where a site copies
+# it) and runs the registry the cluster pulls from. The lab's own sources are only the lab
+# inventory's substitutions (group_vars/all/artifacts.yml): Debian's archive, Go builds, the
+# charts kept in shared/artifacts.
+LAB_INVENTORY = ROOT / "inventories" / "lab"
+# The lab inventory's bundle_dir (group_vars/all/bundle.yml), and where a mirror host finds it
+# (the mirror role's mirror_bundle_dir).
+BUNDLE = CACHE / "bundle"
+BUNDLE_MOUNT = "/var/lib/onprem-wandb/bundle"
+# What makes the bundle and what serves it: a change here runs the playbook again.
+BUNDLE_INPUTS = ["meta", "playbooks/bundle.yml", "roles", "plugins", "inventories/lab/group_vars"]
+MIRROR_INPUTS = ["playbooks/mirror.yml", "roles/mirror", "inventories/lab/group_vars"]
+# Kept on a mirror host: the recipe of what it serves.
+MIRROR_STAMP = "/var/lib/onprem-wandb/lab-mirror.recipe"
+
+
+def lab_recipes() -> dict:
+    """lab/mirror.yml: what the lab builds beyond a site's artifacts (its cluster, W&B's images)."""
     import yaml  # PyYAML comes with ansible-core in the project's venv
 
     with open(ROOT / "lab" / "mirror.yml") as fh:
-        data = yaml.safe_load(fh) or {}
-    data["files"] = [go_file(name, entry) for name, entry in artifacts.manifest()["files"].items() if entry.get("go")]
-    return data
+        return yaml.safe_load(fh) or {}
 
 
-def go_file(name: str, entry: dict) -> dict:
-    """A Go-built entry of the artifact manifest as build_file() takes it."""
-    return {
-        "name": name,
-        "module": entry["go"]["module"],
-        "version": entry["go"]["version"],
-        "binary": entry.get("binary") or name,
-        "dest": artifacts.file_path(name, entry).removeprefix("files/"),
-        "build_flags": [f"-ldflags={entry['go']['ldflags']}"] if entry["go"].get("ldflags") else [],
-        "sha256": (entry.get("sha256") or {}).get("amd64", ""),
-    }
+def tree_digest(paths: list[str]) -> str:
+    """A digest of the names and contents of every file under PATHS (relative to the checkout)."""
+    digest = hashlib.sha256()
+    for rel in paths:
+        top = ROOT / rel
+        for path in sorted([top] if top.is_file() else (p for p in top.rglob("*") if p.is_file())):
+            if "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
-def build_mirror() -> Path:
-    """Fill CACHE/mirror: signed apt repositories, a files area and a chart repository."""
-    with cache_lock(CACHE / ".mirror.lock"):
-        return fill_mirror(load_mirror_manifest(), CACHE / "mirror")
+def ansible_playbook(playbook: str, inventory: Path, extra_vars: dict | None = None) -> None:
+    """Run PLAYBOOK of this checkout with INVENTORY, as the checkout's own ansible-playbook
+    whoever calls lab.py (a Molecule scenario's create step sets ANSIBLE_* and MOLECULE_* for
+    its own run). EXTRA_VARS go through a file, never the command line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
+    env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(ROOT / playbook)]
+    start = time.monotonic()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=CACHE) as fh:
+        if extra_vars:
+            json.dump(extra_vars, fh)
+            fh.flush()
+            cmd += ["-e", f"@{fh.name}"]
+        if run(cmd, check=False, cwd=ROOT, env=env).returncode != 0:
+            sys.exit(f"lab: {playbook} -i {inventory} failed (its output above)")
+    log(f"{playbook}: {time.monotonic() - start:.0f}s")
 
 
-def fill_mirror(manifest: dict, mirror: Path) -> Path:
-    (mirror / "files").mkdir(parents=True, exist_ok=True)
-    keyring = CACHE / "gnupg"
-    ensure_signing_key(keyring, mirror)
-    for suite, packages in sorted((manifest.get("apt") or {}).items()):
-        plain = sorted(p for p in packages if isinstance(p, str))
-        build_apt_suite(mirror, keyring, suite, plain + [p for p in packages if not isinstance(p, str)])
-    for item in manifest.get("files") or []:
-        build_file(mirror, item)
-    build_charts(mirror, manifest.get("charts") or [], manifest.get("files") or [])
-    return mirror
-
-
-def gpg(keyring: Path, *args: str, capture: bool = True) -> subprocess.CompletedProcess:
-    return run(["gpg", "--homedir", str(keyring), "--batch", "--yes", *args], capture=capture)
-
-
-def ensure_signing_key(keyring: Path, mirror: Path) -> None:
-    pub = mirror / "keys" / "mirror.asc"
-    if not (keyring / "ready").exists():
-        shutil.rmtree(keyring, ignore_errors=True)
-        keyring.mkdir(mode=0o700, parents=True)
-        log("creating the lab mirror's signing key")
-        gpg(
-            keyring,
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            "onprem.wandb lab mirror <mirror@wandb-lab.internal>",
-            "ed25519",
-            "sign",
-            "never",
+def build_bundle() -> Path:
+    """CACHE/bundle: playbooks/bundle.yml with the lab inventory, run again only when what makes
+    it changed (the manifest, the roles and plugins, the lab inventory, the upstream sources).
+    Without images: the lab builds its cluster's and W&B's itself and pushes them to each lab's
+    registry (lab/k8s.py), so that labs without a cluster never wait for those builds."""
+    recipe = recipe_key([RECIPE_VERSION, tree_digest(BUNDLE_INPUTS), str(artifacts_dir())])
+    stamp = BUNDLE / ".lab-recipe"
+    with cache_lock(CACHE / ".bundle.lock"):
+        if stamp.exists() and stamp.read_text() == recipe and (BUNDLE / "SHA256SUMS").exists():
+            return BUNDLE
+        log(f"building the lab's bundle in {BUNDLE} with playbooks/bundle.yml")
+        ansible_playbook(
+            "playbooks/bundle.yml",
+            LAB_INVENTORY,
+            {"bundle_skip_images": [".*"], "bundle_extra_images": [], "lab_artifacts": str(artifacts_dir())},
         )
-        (keyring / "ready").write_text("")
-    pub.parent.mkdir(parents=True, exist_ok=True)
-    exported = gpg(keyring, "--armor", "--export").stdout
-    if not pub.exists() or pub.read_text() != exported:
-        pub.write_text(exported)
-
-
-def build_apt_suite(mirror: Path, keyring: Path, suite: str, packages: list) -> None:
-    """The signed flat repository of SUITE: PACKAGES (names, or name=version) with what they
-    need beyond the base image, resolved in SUITE; a {from: OTHER, packages: [...]} entry is
-    resolved with OTHER's packages added (a package the site takes from elsewhere)."""
-    repo = mirror / "apt" / suite
-    key = recipe_key([RECIPE_VERSION, suite, packages, image_ref(suite)])
-    stamp = repo / ".recipe"
-    if stamp.exists() and stamp.read_text() == key:
-        return
-    log(f"downloading {len(packages)} packages with dependencies for apt suite {suite}")
-    pool = repo / "pool"
-    shutil.rmtree(repo, ignore_errors=True)
-    pool.mkdir(parents=True)
-    image = build_image(suite)
-    # Resolve against the base image itself, so the suite holds exactly what a
-    # lab host lacks; the default podman network reaches the Debian archive.
-    download = "apt-get install -y -qq --download-only -o Dir::Cache::archives=/pool "
-    script = (
-        f"echo 'deb {DEBIAN_MIRROR} {suite} main' > /etc/apt/sources.list && "
-        "apt-get update -qq && " + download + " ".join(p for p in packages if isinstance(p, str))
-    )
-    for extra in (p for p in packages if not isinstance(p, str)):
-        script += (
-            f" && echo 'deb {DEBIAN_MIRROR} {extra['from']} main' >> /etc/apt/sources.list && "
-            "apt-get update -qq && " + download + " ".join(extra["packages"])
-        )
-    podman(
-        "run", "--rm", "--runtime", "runc", *ULIMITS, "-v", f"{pool}:/pool:Z", image, "sh", "-c", script, capture=False
-    )
-    shutil.rmtree(pool / "partial", ignore_errors=True)
-    (pool / "lock").unlink(missing_ok=True)
-    index_apt_suite(repo, keyring, suite)
-    stamp.write_text(key)
-
-
-def index_apt_suite(repo: Path, keyring: Path, suite: str) -> None:
-    packages = run(["dpkg-scanpackages", "--multiversion", "pool", "/dev/null"], capture=True, cwd=repo).stdout
-    (repo / "Packages").write_text(packages)
-    with gzip.open(repo / "Packages.gz", "wt") as fh:
-        fh.write(packages)
-    lines = [
-        "Origin: onprem-wandb-lab",
-        f"Label: onprem-wandb-lab {suite}",
-        f"Suite: {suite}",
-        f"Codename: {suite}",
-        "Architectures: amd64 all",
-        "Date: " + time.strftime("%a, %d %b %Y %H:%M:%S UTC", time.gmtime()),
-        "SHA256:",
-    ]
-    for name in ("Packages", "Packages.gz"):
-        data = (repo / name).read_bytes()
-        lines.append(f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}")
-    (repo / "Release").write_text("\n".join(lines) + "\n")
-    gpg(keyring, "--clearsign", "-o", str(repo / "InRelease"), str(repo / "Release"))
-
-
-def build_file(mirror: Path, item: dict) -> None:
-    """A binary built from Go sources: go install MODULE@VERSION, kept by version."""
-    dest = mirror / "files" / item["dest"]
-    if dest.exists():
-        return
-    gobin = CACHE / "go" / f"{item['name']}-{item['version']}"
-    binary = gobin / item["binary"]
-    if not binary.exists():
-        log(f"building {item['module']}@{item['version']} with Go {GO_VERSION} (cached by version)")
-        env = go_env(GOBIN=str(gobin), **item.get("env", {}))
-        run(["go", "install", *item.get("build_flags", []), f"{item['module']}@{item['version']}"], env=env)
-    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
-    if item.get("sha256") and digest != item["sha256"]:
-        # The build is reproducible (pinned toolchain, -trimpath, fixed ldflags): another
-        # digest means another toolchain or source, never something to serve.
-        sys.exit(f"lab: files/{item['name']}: {binary} has sha256 {digest}, meta/artifacts.yml pins {item['sha256']}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(binary, dest)
-    (dest.parent / (dest.name + ".sha256")).write_text(f"{digest}  {dest.name}\n")
+        part = stamp.with_name(stamp.name + ".part")  # replaced, never rewritten: caches may share files
+        part.write_text(recipe)
+        part.rename(stamp)
+    return BUNDLE
 
 
 def artifacts_dir() -> Path:
@@ -469,52 +399,68 @@ def artifacts_dir() -> Path:
     sys.exit("lab: shared/artifacts (the upstream charts) not found beside the project: set WANDB_LAB_ARTIFACTS")
 
 
-def build_charts(mirror: Path, charts: list[dict], files: list[dict]) -> None:
-    """A Helm chart repository under charts/: each chart packaged from its upstream source
-    with the mirror's own helm, a .sha256 beside each .tgz, and an index.yaml."""
-    if not charts:
+def mirror_certificate(lab_name: str, name: str, hv: dict) -> Path:
+    """The certificate of lab LAB_NAME's mirror host NAME (nginx and the registry) for its names
+    and address, signed by the lab CA the cluster's nodes trust (k8s.registry_ca), in
+    CACHE/registry/<lab>/tls (the lab inventory's group_vars/wandb_mirror reads it). Made again
+    when the names or the CA change."""
+    ca = k8s.registry_ca()
+    names = [*hv.get("lab_aliases", []), name]
+    sans = ",".join([f"DNS:{n}" for n in names] + [f"IP:{hv['lab_ip']}"])
+    tls = k8s.registry_dir(lab_name) / "tls"
+    recipe = recipe_key([sans, (ca / "ca.crt").read_text()])
+    if (tls / ".recipe").exists() and (tls / ".recipe").read_text() == recipe:
+        return tls
+    tls.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory(dir=tls) as tmp:
+        work = Path(tmp)
+        run(
+            [
+                "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-subj", f"/CN={names[0]}", "-keyout", str(work / "tls.key"), "-out", str(work / "tls.csr"),
+            ],
+            capture=True,
+        )  # fmt: skip
+        (work / "tls.ext").write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
+        run(
+            [
+                "openssl", "x509", "-req", "-in", str(work / "tls.csr"), "-CA", str(ca / "ca.crt"),
+                "-CAkey", str(ca / "ca.key"), "-CAcreateserial", "-days", "825",
+                "-extfile", str(work / "tls.ext"), "-out", str(work / "tls.crt"),
+            ],
+            capture=True,
+        )  # fmt: skip
+        for file in ("tls.key", "tls.crt"):
+            (work / file).rename(tls / file)
+        (work / ".recipe").write_text(recipe)
+        (work / ".recipe").rename(tls / ".recipe")
+    return tls
+
+
+def serve_mirror(host: str, hv: dict, settings: dict) -> None:
+    """playbooks/mirror.yml against the lab's mirror host HOST (group wandb_mirror, the lab
+    inventory's group_vars), unless it serves this bundle with this recipe already."""
+    import yaml
+
+    name = hv.get("ansible_host", host)
+    tls = mirror_certificate(settings["name"], name, hv)
+    recipe = recipe_key(
+        [RECIPE_VERSION, tree_digest(MIRROR_INPUTS), (BUNDLE / "SHA256SUMS").read_text(), (tls / "tls.crt").read_text()]
+    )
+    if podman("exec", name, "cat", MIRROR_STAMP, check=False).stdout.strip() == recipe:
         return
-    helm = next((mirror / "files" / f["dest"] for f in files if f["name"] == "helm"), None)
-    if helm is None or not helm.exists():
-        sys.exit("lab: packaging charts needs the mirror's helm (files: name helm in lab/mirror.yml)")
-    repo = mirror / "charts"
-    repo.mkdir(parents=True, exist_ok=True)
-    source_root = artifacts_dir() / "charts"
-    for chart in charts:
-        source = source_root / chart["source"]
-        digest = hashlib.sha256()
-        for tree in [source, *(source_root / d for d in chart.get("dependencies", []))]:
-            for path in sorted(p for p in tree.rglob("*") if p.is_file()):
-                digest.update(str(path.relative_to(tree)).encode() + b"\0" + path.read_bytes())
-        tgz = repo / f"{chart['name']}-{chart['version']}.tgz"
-        stamp = repo / f".{tgz.name}.recipe"
-        key = recipe_key([RECIPE_VERSION, chart, digest.hexdigest()])
-        if tgz.exists() and stamp.exists() and stamp.read_text() == key:
-            continue
-        log(f"packaging chart {chart['name']} {chart['version']} from {source}")
-        # helm package stamps the time into the archive: a package is made once
-        # per recipe and kept, so its pinned digest stays valid.
-        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-            env = dict(os.environ, HELM_CACHE_HOME=tmp, HELM_CONFIG_HOME=tmp, HELM_DATA_HOME=tmp)
-            if chart.get("dependencies"):
-                # What `helm dependency build` would fetch, placed under charts/
-                # (a copy: the sources stay read-only and untouched).
-                work = Path(tmp) / "src" / source.name
-                shutil.copytree(source, work)
-                for dep in chart["dependencies"]:
-                    shutil.copytree(source_root / dep, work / "charts" / Path(dep).name)
-                run(["chmod", "-R", "u+w", str(work)])
-                source = work
-            args = [str(helm), "package", "--version", chart["version"], "-d", tmp, str(source)]
-            if chart.get("app_version"):
-                args += ["--app-version", chart["app_version"]]
-            run(args, capture=True, env=env)
-            shutil.move(str(Path(tmp) / tgz.name), tgz)
-        (repo / f"{tgz.name}.sha256").write_text(f"{hashlib.sha256(tgz.read_bytes()).hexdigest()}  {tgz.name}\n")
-        stamp.write_text(key)
+    log(f"serving the lab's bundle from {name} with playbooks/mirror.yml")
+    with open(LAB_INVENTORY / "hosts.yml") as fh:
+        reach = yaml.safe_load(fh)["all"]["children"]["lab"]["vars"]  # how Ansible reaches a lab host
+    entry = {"ansible_host": name, "lab_ip": hv["lab_ip"], "lab_name": settings["name"]}
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        env = dict(os.environ, HELM_CACHE_HOME=tmp, HELM_CONFIG_HOME=tmp, HELM_DATA_HOME=tmp)
-        run([str(helm), "repo", "index", str(repo)], capture=True, env=env)
+        inventory = Path(tmp)
+        (inventory / "group_vars").symlink_to(LAB_INVENTORY / "group_vars")
+        (inventory / "hosts.yml").write_text(
+            json.dumps({"all": {"children": {"wandb_mirror": {"hosts": {host: entry}, "vars": reach}}}})
+        )
+        ansible_playbook("playbooks/mirror.yml", inventory)
+    k8s.put_file(name, MIRROR_STAMP, recipe + "\n", "0644")
 
 
 # ---------------------------------------------------------------- hosts
@@ -557,7 +503,7 @@ def ensure_network(settings: dict) -> None:
     )
 
 
-def run_args(host: str, hv: dict, settings: dict, mirror: Path, image: str) -> list[str]:
+def run_args(host: str, hv: dict, settings: dict, bundle: Path, image: str) -> list[str]:
     name = hv.get("ansible_host", host)
     args = [
         "run",
@@ -583,8 +529,10 @@ def run_args(host: str, hv: dict, settings: dict, mirror: Path, image: str) -> l
     for hname, ip in sorted(settings["extra_hosts"].items()):
         args += ["--add-host", f"{hname}:{ip}"]
     if hv.get("lab_serves_mirror"):
+        # The bundle where a site copies it onto its mirror host (read only), and the registry's
+        # storage, kept per lab in the cache so that it outlives `down`.
         registry = k8s.registry_storage(settings["name"])
-        args += ["-v", f"{mirror}:/srv/mirror:ro,Z", "-v", f"{registry}:/var/lib/docker-registry:Z"]
+        args += ["-v", f"{bundle}:{BUNDLE_MOUNT}:ro,Z", "-v", f"{registry}:/var/lib/docker-registry:Z"]
     # More directories of this machine, e.g. an air-gap bundle for playbooks/mirror.yml.
     for volume in hv.get("lab_volumes", []):
         Path(volume.split(":", 1)[0]).mkdir(parents=True, exist_ok=True)
@@ -683,26 +631,6 @@ def prepare_ssh(name: str, hv: dict) -> None:
             part.rename(KNOWN_HOSTS)
 
 
-MIRROR_NGINX = """server {
-    listen 80 default_server;
-    root /srv/mirror;
-    autoindex on;
-    location / { try_files $uri $uri/ =404; }
-}
-"""
-
-
-def configure_mirror_host(name: str) -> None:
-    conf = "/etc/nginx/sites-enabled/default"
-    current = podman("exec", name, "cat", conf, check=False).stdout
-    if current != MIRROR_NGINX:
-        with tempfile.NamedTemporaryFile("w", delete=False) as fh:
-            fh.write(MIRROR_NGINX)
-        podman("cp", fh.name, f"{name}:{conf}")
-        os.unlink(fh.name)
-        podman("exec", name, "systemctl", "restart", "nginx")
-
-
 def ensure_inotify_instances(minimum: int = 1024) -> None:
     """Every systemd host, containerd and kubelet holds inotify instances, and all lab
     containers are root's: the kernel's default of 128 per user runs out with a few labs
@@ -719,12 +647,13 @@ def up(args) -> int:
     settings = lab_settings(hosts)
     for image in sorted({hv["lab_image"] for hv in hosts.values()}):
         build_image(image)
-    mirror = build_mirror()
+    # The bundle only for a lab with a mirror host (a scenario may serve its own).
+    bundle = build_bundle() if any(hv.get("lab_serves_mirror") for hv in hosts.values()) else BUNDLE
     k8s.prepare(hosts)
     ensure_network(settings)
     for host, hv in hosts.items():
         name = hv.get("ansible_host", host)
-        args = run_args(host, hv, settings, mirror, build_image(hv["lab_image"]))
+        args = run_args(host, hv, settings, bundle, build_image(hv["lab_image"]))
         # The recipe label records how the host was made: a host whose inventory
         # entry (address, aliases, image...) changed since is made again.
         recipe = recipe_key(args)
@@ -752,8 +681,7 @@ def up(args) -> int:
         wait_booted(name)
         prepare_ssh(name, hv)
         if hv.get("lab_serves_mirror"):
-            configure_mirror_host(name)
-            k8s.configure_registry(name, hv)
+            serve_mirror(host, hv, settings)
     k8s.up(hosts, settings)
     wandb_images.publish(hosts)
     log(f"up: {len(hosts)} hosts on network {settings['network']}")
@@ -807,7 +735,7 @@ def main() -> int:
             log(f"{name}: {path}")
         return 0
     if args.command == "mirror":
-        log(f"mirror content in {build_mirror()}")
+        log(f"the lab's bundle is {build_bundle()}")
         return 0
     return {"up": up, "down": down, "status": status}[args.command](args)
 

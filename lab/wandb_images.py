@@ -52,7 +52,7 @@ def publish(hosts: dict) -> dict[str, str]:
     {name: reference as the cluster pulls it}."""
     if not k8s.nodes_of(hosts):
         return {}
-    images = lab.load_mirror_manifest().get("wandb_images") or {}
+    images = lab.lab_recipes().get("wandb_images") or {}
     registry = k8s.Registry(hosts)
     base = lab.build_image("bookworm")
     refs = {}

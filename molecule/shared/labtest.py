@@ -20,7 +20,7 @@ import yaml
 PROJECT = Path(__file__).resolve().parents[2]
 SCENARIO = os.environ.get("MOLECULE_SCENARIO_NAME", "default")
 PREFIX = f"wbm-{SCENARIO}"
-# The lab cache: generated lab secrets (secrets/), the mirror (mirror/).
+# The lab cache: generated lab secrets (secrets/), the bundle the mirror serves (bundle/).
 CACHE = Path(os.environ.get("WANDB_LAB_CACHE", "/var/cache/onprem-wandb"))
 
 

@@ -38,6 +38,7 @@ class FilterModule:
             "artifact_resolve": _wrap(artifact_resolve),
             "apt_suite_sources": _wrap(artifacts.suite_sources),
             "apt_suite_packages": _wrap(artifacts.suite_packages),
+            "apt_suite_package_sets": _wrap(artifacts.suite_package_sets),
             "image_pins": _wrap(image_pins),
             "human_size": _wrap(human_size),
         }

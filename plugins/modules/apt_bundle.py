@@ -36,6 +36,14 @@ options:
     type: list
     elements: str
     required: true
+  package_sets:
+    description:
+      - More packages, each list resolved on its own (its own dependency closure) into the same repository, after
+        O(packages). A list may pin another version of a package O(packages) carries, which one resolution could not
+        (Debian 12's Redis 7 in a Debian 13 repository beside Debian 13's own); hosts then choose by pinning.
+    type: list
+    elements: list
+    default: []
   dest:
     description: The repository directory (C(pool/), C(Packages), C(Release) ...).
     type: path
@@ -124,6 +132,7 @@ def main():
             suite=dict(type="str", required=True),
             sources=dict(type="list", elements="dict", required=True),
             packages=dict(type="list", elements="str", required=True),
+            package_sets=dict(type="list", elements="list", default=[]),
             dest=dict(type="path", required=True),
             work_dir=dict(type="path", required=True),
             gpg_home=dict(type="path", required=True),
@@ -150,14 +159,18 @@ def main():
         return out
 
     apt("update")
-    closure = aptrepo.parse_print_uris(apt("--print-uris", "-y", "install", *p["packages"]))
-    # --print-uris lists only what is not in the archives directory yet.
-    missing = closure
     have = {f for f in os.listdir(pool) if f.endswith(".deb")}
+    missing = []
+    for packages in [p["packages"], *([str(name) for name in names] for names in p["package_sets"])]:
+        if not packages:
+            continue
+        # --print-uris lists only what is not in the archives directory yet.
+        closure = aptrepo.parse_print_uris(apt("--print-uris", "-y", "install", *packages))
+        missing += closure
+        if closure and not module.check_mode:
+            apt("--download-only", "-y", "install", *packages)
     fetched = len(missing)
     fetched_size = sum(item["size"] for item in missing)
-    if missing and not module.check_mode:
-        apt("--download-only", "-y", "install", *p["packages"])
     shutil.rmtree(f"{pool}/partial", ignore_errors=True)
     lock = os.path.join(pool, "lock")
     if os.path.exists(lock):

@@ -141,16 +141,30 @@ def resolve(man: dict, ref: str, arch: str = "amd64", mirror_url: str = "", **gi
 
 def suite_packages(man: dict, suite: str) -> list[str]:
     """Every package (name or name=version) a bundle carries for SUITE, sorted: those of the
-    suite's `groups`, or of every group of apt.packages."""
+    suite's `groups`, or of every group of apt.packages; groups marked `separate` aside
+    (suite_package_sets)."""
+    return sorted({p for group in _suite_groups(man, suite, separate=False) for p in group})
+
+
+def suite_package_sets(man: dict, suite: str) -> list[list[str]]:
+    """The packages of SUITE's groups marked `separate: true`, one sorted list per group: each
+    resolved on its own, so that a group may pin another version of a package the suite's other
+    groups carry (Redis 7 from Debian 12 beside Debian 13's own Redis 8)."""
+    return [sorted(set(group)) for group in _suite_groups(man, suite, separate=True)]
+
+
+def _suite_groups(man: dict, suite: str, separate: bool) -> list[list[str]]:
     spec = suite_spec(man, suite)
     fields = {"distribution": spec["distribution"], "release": spec["release"]}
     groups = (man.get("apt") or {}).get("packages") or {}
-    wanted = set()
+    out = []
     for group in spec.get("groups") or groups:
         if group not in groups:
             raise ValueError(f"apt suite {suite!r} lists group {group!r}, which apt.packages does not define")
-        wanted.update(resolve(man, f"apt/{group}", **fields)["packages"])
-    return sorted(wanted)
+        entry = groups[group] if isinstance(groups[group], dict) else {}
+        if bool(entry.get("separate")) == separate:
+            out.append(resolve(man, f"apt/{group}", **fields)["packages"])
+    return out
 
 
 def suite_spec(man: dict, suite: str) -> dict:

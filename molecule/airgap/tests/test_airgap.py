@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 from labtest import host, playbook, recap  # noqa: E402
 
 CACHE = Path(os.environ.get("WANDB_LAB_CACHE", "/var/cache/onprem-wandb"))
-BUNDLE = CACHE / "bundle"
+BUNDLE = CACHE / "airgap-bundle"  # prepare.yml's
 MIRROR = "mirror.wandb-lab.internal"
 LOG = "/var/log/nginx/wandb-mirror.access.log"
 CA = "/usr/local/share/ca-certificates/onprem-wandb-mirror.crt"
@@ -91,7 +91,9 @@ def test_an_image_the_manifest_does_not_pin_stops_the_bundle(tmp_path):
         "traefik": {"image": {"registry": "", "repository": "airgap-probe", "tag": "2"}, "versionOverride": "v3.6.12"}
     }
     extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({"bundle_charts": ["traefik"], "bundle_chart_values": values}))
+    extra.write_text(
+        json.dumps({"bundle_dir": str(BUNDLE), "bundle_charts": ["traefik"], "bundle_chart_values": values})
+    )
     res = playbook("--tags", "bundle_charts", "-e", f"@{extra}", playbook_path="playbooks/bundle.yml")
     out = res.stdout + res.stderr
     assert res.returncode != 0, out

@@ -122,7 +122,7 @@ def test_the_custom_resource_is_reconciled_from_the_mirror_chart():
         "0.43.8",
     )
     # ... which it fetched from the site mirror (its access log), nowhere else.
-    log = host("mirror").check_output("cat /var/log/nginx/access.log")
+    log = host("mirror").check_output("cat /var/log/nginx/wandb-mirror.access.log")
     assert "GET /charts/operator-wandb-0.43.8.tgz" in log
 
 

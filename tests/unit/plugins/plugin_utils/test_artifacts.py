@@ -277,6 +277,20 @@ def test_a_suite_may_carry_only_some_groups():
         artifacts.suite_packages(wrong, "bookworm")
 
 
+def test_a_separate_group_is_resolved_on_its_own():
+    site = artifacts.manifest(
+        {
+            "apt": {
+                "suites": {"trixie": {"groups": ["redis", "redis7"]}, "bookworm": {"groups": ["redis"]}},
+                "packages": {"redis7": {"separate": True, "packages": ["redis-tools=7", "redis-server=7"]}},
+            }
+        }
+    )
+    assert artifacts.suite_packages(site, "trixie") == ["redis-server"]
+    assert artifacts.suite_package_sets(site, "trixie") == [["redis-server=7", "redis-tools=7"]]
+    assert artifacts.suite_package_sets(site, "bookworm") == []
+
+
 def test_unpinned_lists_what_has_no_checksum(man):
     assert "files/mc" not in artifacts.unpinned(man)
     assert "charts/traefik" in artifacts.unpinned(man)
