@@ -48,6 +48,11 @@ INDIRECT = {
     "gpg-agent": ("gpg runs it to create and use the lab mirror's secret key", None),
     "wget": ("debootstrap downloads the Debian packages with it", None),
     "gpgv": ("debootstrap verifies the Debian archive's Release files with it", None),
+    "dpkg-scanpackages": (
+        "the apt_bundle module indexes the bundle's apt repositories with it (playbooks/bundle.yml,"
+        " which lab.py and molecule/airgap run on this machine)",
+        None,
+    ),
 }
 # Ansible connection plugins in use -> the programs they run on the controller.
 CONNECTION_PROGRAMS = {
