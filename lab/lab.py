@@ -373,7 +373,7 @@ def build_bundle() -> Path:
     Without images: the lab builds its cluster's and W&B's itself and pushes them to each lab's
     registry (lab/k8s.py), so that labs without a cluster never wait for those builds."""
     recipe = recipe_key([RECIPE_VERSION, tree_digest(BUNDLE_INPUTS), str(artifacts_dir())])
-    stamp = BUNDLE / ".lab-recipe"
+    stamp = CACHE / ".bundle.recipe"  # beside the bundle: SHA256SUMS covers every file in it
     with cache_lock(CACHE / ".bundle.lock"):
         if stamp.exists() and stamp.read_text() == recipe and (BUNDLE / "SHA256SUMS").exists():
             return BUNDLE
