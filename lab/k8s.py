@@ -9,10 +9,10 @@ CoreDNS and Traefik the lab builds from the Go module proxy (pinned once, in
 lab/mirror.yml `cluster:`; kept by version under $WANDB_LAB_CACHE/go/).
 
 No container registry is reachable here, as at an air-gapped site: the images
-the cluster runs are built locally (lab/images/) and pushed to the registry on the
-mirror host (the mirror role's: Debian's docker-registry, HTTPS with a
-certificate from the lab CA), and the nodes' containerd pulls from that registry
-and from nothing else.
+the cluster runs are built locally (lab/images/), carried by the lab's bundle
+and loaded by playbooks/mirror.yml into the registry on the mirror host (Debian's
+docker-registry, HTTPS with a certificate from the lab CA), and the nodes'
+containerd pulls from that registry and from nothing else.
 
 lab.py calls in: prepare() before the hosts start (builds), node_run_args() for
 a node's container, up() once every host has booted (and the mirror host serves),
@@ -316,22 +316,14 @@ def registry_ca() -> Path:
 
 def registry_dir(lab_name: str) -> Path:
     """What the registry of lab LAB_NAME keeps in CACHE: its storage (mounted into the mirror
-    host, so that it outlives `down`) and what was pushed to it. One per lab: the registry
+    host, so that it outlives `down`) and the mirror's certificate. One per lab: the registry
     rewrites files in place, which must not reach another lab's (or a hard-linked copy's)."""
     return lab.CACHE / "registry" / lab_name
 
 
-def write_atomically(path: Path, content: str) -> None:
-    """Replace PATH, never writing into the file (CACHE may be a hard-linked copy)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    part.write_text(content)
-    part.rename(path)
-
-
 class Registry:
-    """The registry on the mirror host of a lab: NAME (host:port) is how the nodes pull,
-    ADDRESS (ip:port) how this machine pushes."""
+    """The registry on the mirror host of a lab (playbooks/mirror.yml's, loaded with the bundle's
+    images): NAME (host:port) is how the nodes pull, ADDRESS (ip:port) how this machine asks."""
 
     def __init__(self, hosts: dict):
         mirror = [(h, hv) for h, hv in hosts.items() if hv.get("lab_serves_mirror")]
@@ -342,7 +334,6 @@ class Registry:
         self.name = f"{(hv.get('lab_aliases') or [container(host, hv)])[0]}:{port}"
         self.address = f"{hv['lab_ip']}:{port}"
         self.ca = registry_ca() / "ca.crt"
-        self.dir = registry_dir(lab.lab_settings(hosts)["name"])
 
     def digest(self, repository: str, tag: str) -> str | None:
         """The digest the registry holds for REPOSITORY:TAG, or None."""
@@ -360,52 +351,16 @@ class Registry:
                 return None
             raise
 
-    def push(self, local: str, image_id: str, repository: str, tag: str) -> str:
-        """Push LOCAL (image IMAGE_ID) as REPOSITORY:TAG unless the registry already holds
-        this very image there; return the image's name as the nodes pull it."""
-        stamp = self.dir / "pushed" / repository / tag
-        recorded = stamp.read_text().split() if stamp.exists() else []
-        if recorded[:1] == [image_id] and self.digest(repository, tag) == recorded[1]:
-            return f"{self.name}/{repository}:{tag}"
-        lab.log(f"pushing {repository}:{tag} to the lab registry {self.name}")
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.copy(self.ca, Path(tmp) / "ca.crt")
-            digest_file = Path(tmp) / "digest"
-            lab.podman(
-                "push", "-q", "--cert-dir", tmp, "--digestfile", str(digest_file),
-                local, f"docker://{self.address}/{repository}:{tag}",
-            )  # fmt: skip
-            write_atomically(stamp, f"{image_id} {digest_file.read_text().strip()}\n")
-        return f"{self.name}/{repository}:{tag}"
 
-
-def publish_image(
-    registry: Registry,
-    repository: str,
-    tag: str,
-    containerfile: Path,
-    files: list[Path],
-    build_args: dict | None = None,
-) -> str:
-    """Build an image from CONTAINERFILE and FILES (and BUILD_ARGS) and serve it from the lab
-    registry as REPOSITORY:TAG; return its name as the cluster pulls it. Idempotent."""
-    with lab.cache_lock(registry.dir / ".push.lock"):  # one push at a time
-        local, image_id = build_container_image(f"{repository}:{tag}", containerfile, files, build_args)
-        return registry.push(local, image_id, repository, tag)
-
-
-def publish_images(registry: Registry, spec: dict, binaries: dict[str, Path]) -> dict[str, str]:
-    """Every image of mirror.yml's cluster.images, in the lab registry: {name: reference}."""
-    refs = {}
-    for name, image in spec["images"].items():
-        refs[name] = publish_image(
-            registry,
-            image["repository"],
-            str(image["version"]),
-            IMAGE_SOURCES / name / "Containerfile",
-            [binaries[name] / name],
-        )
-    return refs
+def build_images(spec: dict, binaries: dict[str, Path]) -> dict[str, str]:
+    """Every image of mirror.yml's cluster.images, built here: {name: local reference}. The
+    lab's bundle carries them (lab.build_bundle) and its mirror's registry serves them."""
+    return {
+        name: build_container_image(
+            f"{image['repository']}:{image['version']}", IMAGE_SOURCES / name / "Containerfile", [binaries[name] / name]
+        )[0]
+        for name, image in spec["images"].items()
+    }
 
 
 # ---------------------------------------------------------------- the registry on the mirror host
@@ -530,7 +485,13 @@ def up(hosts: dict, settings: dict) -> None:
     start = time.monotonic()
     spec = cluster_spec()
     registry = Registry(hosts)
-    refs = publish_images(registry, spec, build_binaries(spec))
+    refs = {name: image_ref(spec, name, registry.name) for name in spec["images"]}
+    images = spec["images"].values()
+    missing = [
+        f"{i['repository']}:{i['version']}" for i in images if not registry.digest(i["repository"], i["version"])
+    ]
+    if missing:
+        sys.exit(f"lab: the registry {registry.name} lacks {', '.join(missing)}, which the lab's bundle carries")
     env = cluster_env(settings, spec, registry, refs)
     recipe = cluster_recipe(nodes, env, refs)
     cp_host, cp_vars = next(iter(nodes.items()))

@@ -367,24 +367,47 @@ def ansible_playbook(playbook: str, inventory: Path, extra_vars: dict | None = N
     log(f"{playbook}: {time.monotonic() - start:.0f}s")
 
 
-def build_bundle() -> Path:
+# LAB ONLY: what the charts render that cannot be had here (no registry is reachable, and they do
+# not build from the Go module proxy): cert-manager's (the lab checks its objects without its
+# controller), W&B's application images and what the platform chart runs beside them.
+UNOBTAINABLE_IMAGES = [
+    "cert-manager-.*",
+    "wandb-(local|console|megabinary|weave-python)",
+    "otel-collector",
+    "alpine-k8s",
+]
+
+
+def build_bundle(hosts: dict) -> Path:
     """CACHE/bundle: playbooks/bundle.yml with the lab inventory, run again only when what makes
     it changed (the manifest, the roles and plugins, the lab inventory, the upstream sources).
-    Without images: the lab builds its cluster's and W&B's itself and pushes them to each lab's
-    registry (lab/k8s.py), so that labs without a cluster never wait for those builds."""
+    For a lab with a cluster, with the images the lab builds (its cluster's, and the W&B ones it
+    can make), each from podman's storage here; a lab without one takes the bundle with or
+    without them, and never waits for the cluster's builds."""
     recipe = recipe_key([RECIPE_VERSION, tree_digest(BUNDLE_INPUTS), str(artifacts_dir())])
+    images = {}
+    if k8s.nodes_of(hosts):
+        images = k8s.build_images(k8s.cluster_spec(), k8s.build_binaries(k8s.cluster_spec())) | wandb_images.build()
     stamp = CACHE / ".bundle.recipe"  # beside the bundle: SHA256SUMS covers every file in it
     with cache_lock(CACHE / ".bundle.lock"):
-        if stamp.exists() and stamp.read_text() == recipe and (BUNDLE / "SHA256SUMS").exists():
+        try:
+            made = json.loads(stamp.read_text()) if (BUNDLE / "SHA256SUMS").exists() else {}
+        except (OSError, ValueError):
+            made = {}
+        if made.get("recipe") == recipe and (not images or made.get("images") == images):
             return BUNDLE
         log(f"building the lab's bundle in {BUNDLE} with playbooks/bundle.yml")
-        ansible_playbook(
-            "playbooks/bundle.yml",
-            LAB_INVENTORY,
-            {"bundle_skip_images": [".*"], "bundle_extra_images": [], "lab_artifacts": str(artifacts_dir())},
-        )
+        extra = {"lab_artifacts": str(artifacts_dir()), "bundle_extra_images": [], "bundle_skip_images": [".*"]}
+        if images:
+            extra.update(
+                lab_image_sources={name: f"containers-storage:{ref}" for name, ref in images.items()},
+                # The cluster's own images and the verify probe, which no chart renders.
+                bundle_extra_images=sorted(set(images) - {"traefik", "wandb-controller"}),
+                bundle_skip_images=UNOBTAINABLE_IMAGES,
+            )
+        ansible_playbook("playbooks/bundle.yml", LAB_INVENTORY, extra)
         part = stamp.with_name(stamp.name + ".part")  # replaced, never rewritten: caches may share files
-        part.write_text(recipe)
+        part.write_text(json.dumps({"recipe": recipe, "images": images or None}))
         part.rename(stamp)
     return BUNDLE
 
@@ -648,7 +671,7 @@ def up(args) -> int:
     for image in sorted({hv["lab_image"] for hv in hosts.values()}):
         build_image(image)
     # The bundle only for a lab with a mirror host (a scenario may serve its own).
-    bundle = build_bundle() if any(hv.get("lab_serves_mirror") for hv in hosts.values()) else BUNDLE
+    bundle = build_bundle(hosts) if any(hv.get("lab_serves_mirror") for hv in hosts.values()) else BUNDLE
     k8s.prepare(hosts)
     ensure_network(settings)
     for host, hv in hosts.items():
@@ -683,7 +706,6 @@ def up(args) -> int:
         if hv.get("lab_serves_mirror"):
             serve_mirror(host, hv, settings)
     k8s.up(hosts, settings)
-    wandb_images.publish(hosts)
     log(f"up: {len(hosts)} hosts on network {settings['network']}")
     return 0
 
@@ -735,7 +757,7 @@ def main() -> int:
             log(f"{name}: {path}")
         return 0
     if args.command == "mirror":
-        log(f"the lab's bundle is {build_bundle()}")
+        log(f"the lab's bundle is {build_bundle(load_inventory(args.inventory))}")
         return 0
     return {"up": up, "down": down, "status": status}[args.command](args)
 

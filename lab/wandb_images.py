@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""W&B's images that the lab can make, served by the lab registry (lab/k8s.py).
+"""W&B's images that the lab can make, carried by the lab's bundle to its registry.
 
 A site mirrors W&B's images from W&B's registries; this machine reaches none,
 so the lab builds what it can, as lab/mirror.yml `wandb_images:` lists it:
@@ -13,8 +13,8 @@ so the lab builds what it can, as lab/mirror.yml `wandb_images:` lists it:
 
 Both on the lab's Debian base image. The W&B application images cannot be
 made here: the platform's pods wait for them, and the tests say so. The
-registry records each pushed digest in CACHE/registry/<lab>/pushed/<repository>/<tag>
-(the lab inventory pins the controller by it).
+bundle's manifest.json records each image's digest (the lab inventory pins the
+controller by it).
 """
 
 from __future__ import annotations
@@ -47,13 +47,10 @@ def build_operator(version: str, tarball: Path) -> Path:
     return k8s.go_build("wandb-operator", version, build)
 
 
-def publish(hosts: dict) -> dict[str, str]:
-    """Build and push every image of `wandb_images:` when the lab has a cluster:
-    {name: reference as the cluster pulls it}."""
-    if not k8s.nodes_of(hosts):
-        return {}
+def build() -> dict[str, str]:
+    """Every image of `wandb_images:`, built here: {name: local reference}. The lab's bundle
+    carries them (lab.build_bundle) and its mirror's registry serves them."""
     images = lab.lab_recipes().get("wandb_images") or {}
-    registry = k8s.Registry(hosts)
     base = lab.build_image("bookworm")
     refs = {}
     for name, image in images.items():
@@ -61,12 +58,10 @@ def publish(hosts: dict) -> dict[str, str]:
         if image.get("source"):
             tarball = lab.artifacts_dir() / image["source"]
             files = [build_operator(str(image["version"]), tarball) / "manager"]
-        refs[name] = k8s.publish_image(
-            registry,
-            image["repository"],
-            str(image["version"]),
+        refs[name] = k8s.build_container_image(
+            f"{image['repository']}:{image['version']}",
             k8s.IMAGE_SOURCES / name / "Containerfile",
             files,
             {"BASE": base, "DEBIAN_MIRROR": lab.DEBIAN_MIRROR},
-        )
+        )[0]
     return refs

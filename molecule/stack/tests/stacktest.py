@@ -58,9 +58,11 @@ def get(kind: str, name: str = "", namespace: str = NAMESPACE, selector: str = "
     return json.loads(kubectl(*args).stdout)
 
 
-def pushed_digest(repository: str, tag: str) -> str:
-    """The digest the lab registry recorded when lab.py pushed REPOSITORY:TAG."""
-    return (CACHE / "registry" / PREFIX / "pushed" / repository / tag).read_text().split()[1]
+def bundled_digest(repository: str, tag: str) -> str:
+    """The digest of REPOSITORY:TAG the lab's bundle recorded (its manifest.json), which the
+    mirror loaded into the lab registry."""
+    images = json.loads((CACHE / "bundle" / "manifest.json").read_text())["images"]
+    return next(i["digest"] for i in images if (i["repository"], i["tag"]) == (repository, tag))
 
 
 def registry_has(repository: str, tag: str) -> bool:

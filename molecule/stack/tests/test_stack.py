@@ -28,9 +28,9 @@ from stacktest import (  # noqa: E402
     FQDN,
     NAMESPACE,
     REGISTRY,
+    bundled_digest,
     get,
     kubectl,
-    pushed_digest,
     registry_has,
     root_file,
     run_probe,
@@ -46,7 +46,7 @@ MIRROR_CHARTS = "http://mirror.wandb-lab.internal/charts"
 def test_the_operator_runs_the_pinned_controller_from_the_site_registry():
     deployment = get("deployment", selector="control-plane=controller-manager")["items"][0]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    digest = pushed_digest("wandb/controller", "1.22.0")
+    digest = bundled_digest("wandb/controller", "1.22.0")
     assert container["image"] == f"{REGISTRY}/wandb/controller:1.22.0@{digest}"
     assert {"name": "AIRGAPPED", "value": "true"} in container["env"]
     assert deployment["status"]["availableReplicas"] == 1
