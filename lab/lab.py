@@ -385,11 +385,12 @@ def build_bundle(hosts: dict) -> Path:
     can make), each from podman's storage here; a lab without one takes the bundle with or
     without them, and never waits for the cluster's builds."""
     recipe = recipe_key([RECIPE_VERSION, tree_digest(BUNDLE_INPUTS), str(artifacts_dir())])
-    images = {}
-    if k8s.nodes_of(hosts):
-        images = k8s.build_images(k8s.cluster_spec(), k8s.build_binaries(k8s.cluster_spec())) | wandb_images.build()
     stamp = CACHE / ".bundle.recipe"  # beside the bundle: SHA256SUMS covers every file in it
-    with cache_lock(CACHE / ".bundle.lock"):
+    with cache_lock(CACHE / ".bundle.lock"):  # one builder of the bundle and its images at a time
+        images = {}
+        if k8s.nodes_of(hosts):
+            spec = k8s.cluster_spec()
+            images = k8s.build_images(spec, k8s.build_binaries(spec)) | wandb_images.build()
         try:
             made = json.loads(stamp.read_text()) if (BUNDLE / "SHA256SUMS").exists() else {}
         except (OSError, ValueError):
